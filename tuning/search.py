@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ import numpy as np
 import sklearn
 from joblib import Parallel, delayed
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedKFold
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
@@ -129,7 +131,9 @@ def _run_units(
     except KeyboardInterrupt:
         return False
     finally:
-        outputs.close()  # aborts what is still queued or running
+        with warnings.catch_warnings():  # joblib warns that it cancelled the rest: that is the point
+            warnings.simplefilter("ignore", UserWarning)
+            outputs.close()  # aborts what is still queued or running
     return True
 
 
@@ -151,7 +155,8 @@ def _curves(plan: SearchPlan, records: list[FitRecord]) -> list[dict[str, Any]]:
 def _refit(spec: ExperimentSpec, data: Dataset, params: dict[str, Any]) -> Pipeline:
     estimator, _ = sklearn_equivalent(spec)
     estimator = clone(estimator).set_params(**{f"mlp__{k}": v for k, v in params.items()})
-    with threadpool_limits(limits=1):
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
         return estimator.fit(data.X, data.y)
 
 
@@ -204,16 +209,20 @@ def run_search(
 
     planned_epochs = {u.index: u.trajectory.max_iter for u in _units(plan)}
 
-    def on_unit(unit: UnitResult) -> None:
-        collected.units.append(unit)
-        collected.records.extend(unit.records)
+    def report(last_params: dict[str, Any] | None) -> None:
         if progress is not None:
             progress(Progress(
                 fits_done=len(collected.records), fits_total=plan.n_fits,
                 epochs_done=sum(planned_epochs[u.unit] for u in collected.units), epochs_total=epochs_total,
-                elapsed=time.perf_counter() - started,
-                last_params=plan.candidates[unit.records[-1].candidate] if unit.records else None,
+                elapsed=time.perf_counter() - started, last_params=last_params,
             ))
+
+    def on_unit(unit: UnitResult) -> None:
+        collected.units.append(unit)
+        collected.records.extend(unit.records)
+        report(plan.candidates[unit.records[-1].candidate] if unit.records else None)
+
+    report(None)
 
     finished = _run_units(spec, data, plan, n_jobs if n_jobs is not None else spec.n_jobs, on_unit, cancel)
     records = collected.records

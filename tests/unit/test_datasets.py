@@ -1,0 +1,72 @@
+import socket
+
+import numpy as np
+import pytest
+
+from tuning.datasets import BUILTIN_DATASETS, list_datasets, load_dataset, normalize_dataset_spec
+from tuning.errors import SpecError
+
+EXPECTED_SHAPES = {"iris": (150, 4, 3), "wine": (178, 13, 3), "breast_cancer": (569, 30, 2), "digits": (1797, 64, 10)}
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a dataset tried to open a network connection")
+
+    monkeypatch.setattr(socket, "socket", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN_DATASETS))
+def test_every_builtin_loads_without_the_network(name, no_network):
+    data = load_dataset({"name": name})
+    assert data.X.dtype == np.float64 and data.X.ndim == 2
+    assert data.y.shape == (data.n_samples,)
+    assert set(np.unique(data.y)) == set(range(len(data.class_names)))
+    assert len(data.feature_names) == data.n_features
+    assert data.description
+    if name in EXPECTED_SHAPES:
+        assert (data.n_samples, data.n_features, len(data.class_names)) == EXPECTED_SHAPES[name]
+    else:
+        assert data.n_features == 2 and data.n_samples == 300
+
+
+@pytest.mark.parametrize("name", ["moons", "circles", "xor", "spirals", "blobs"])
+def test_generated_data_follows_its_options(name):
+    a = load_dataset({"name": name, "n_samples": 101, "noise": 0.05, "random_state": 3})
+    b = load_dataset({"name": name, "n_samples": 101, "noise": 0.05, "random_state": 3})
+    c = load_dataset({"name": name, "n_samples": 101, "noise": 0.05, "random_state": 4})
+    assert a.n_samples == 101
+    np.testing.assert_array_equal(a.X, b.X)
+    assert not np.array_equal(a.X, c.X)
+
+
+def test_blobs_centers_sets_the_number_of_classes():
+    assert len(load_dataset({"name": "blobs", "centers": 5}).class_names) == 5
+
+
+def test_xor_labels_are_the_sign_of_the_product_without_noise():
+    data = load_dataset({"name": "xor", "noise": 0.0})
+    np.testing.assert_array_equal(data.y, (data.X[:, 0] * data.X[:, 1] > 0).astype(int))
+
+
+def test_summary_counts_every_class():
+    summary = load_dataset({"name": "iris"}).summary()
+    assert summary["classes"] == {"setosa": 50, "versicolor": 50, "virginica": 50}
+
+
+def test_name_alone_is_accepted_and_defaults_filled():
+    assert normalize_dataset_spec("xor") == {"name": "xor", "n_samples": 300, "noise": 0.1, "random_state": 0}
+
+
+def test_csv_source_is_refused_clearly_until_supported():
+    with pytest.raises(SpecError, match="CSV files are not supported yet"):
+        normalize_dataset_spec({"csv": "data.csv", "target": "y"})
+
+
+def test_list_datasets_describes_every_option():
+    listed = {d["name"]: d for d in list_datasets()}
+    assert set(listed) == set(BUILTIN_DATASETS)
+    assert listed["moons"]["options"]["noise"]["default"] == 0.2
+    assert listed["iris"]["options"] == {}

@@ -1,0 +1,125 @@
+"""Train once, score many: a checkpoint of a long run is exactly a shorter fit."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_wine
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score
+from sklearn.model_selection import StratifiedKFold
+from sklearn.neural_network import MLPClassifier
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+from tuning.training import _CheckpointingMLP, _model_at, fit_trajectory
+
+X_WINE, Y_WINE = load_wine(return_X_y=True)
+X_SCALED = StandardScaler().fit_transform(X_WINE)
+TRAIN, TEST = next(StratifiedKFold(n_splits=3).split(X_WINE, Y_WINE))
+CHECKPOINTS = (1, 5, 12, 20, 40, 80)
+
+# (solver, early_stopping, tol): the tol=1e-2 runs stop on n_iter_no_change between
+# checkpoints, and early stopping restores the best-so-far weights.
+SETTINGS = [(s, es, tol) for s in ("adam", "sgd") for es in (False, True) for tol in (1e-4, 1e-2)]
+
+
+def _params(solver, early_stopping, tol, **extra):
+    return dict(hidden_layer_sizes=[8], solver=solver, early_stopping=early_stopping, tol=tol,
+                n_iter_no_change=5, learning_rate_init=0.01, random_state=0, **extra)
+
+
+def _plain_fit(params, max_iter, X=X_SCALED, y=Y_WINE):
+    with threadpool_limits(limits=1), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        model = MLPClassifier(**{**params, "max_iter": max_iter}).fit(X, y)
+    return model, not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+
+
+@pytest.mark.parametrize(("solver", "early_stopping", "tol"), SETTINGS)
+def test_checkpoint_weights_are_bit_identical_to_a_shorter_fit(solver, early_stopping, tol):
+    params = _params(solver, early_stopping, tol)
+    long_run = _CheckpointingMLP(**{**params, "max_iter": max(CHECKPOINTS)})
+    long_run._checkpoint_epochs, long_run._snapshots, long_run._started = set(CHECKPOINTS), {}, 0.0
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        long_run.fit(X_SCALED, Y_WINE)
+    for k in CHECKPOINTS:
+        checkpoint = _model_at(long_run, long_run._snapshots.get(k), k)
+        reference, _ = _plain_fit(params, k)
+        assert type(checkpoint) is MLPClassifier and checkpoint.max_iter == k
+        assert checkpoint.n_iter_ == reference.n_iter_
+        assert checkpoint.loss_curve_ == reference.loss_curve_
+        assert getattr(checkpoint, "validation_scores_", None) == getattr(reference, "validation_scores_", None)
+        for ours, theirs in zip(checkpoint.coefs_ + checkpoint.intercepts_, reference.coefs_ + reference.intercepts_):
+            np.testing.assert_array_equal(ours, theirs)
+        np.testing.assert_array_equal(checkpoint.predict_proba(X_SCALED), reference.predict_proba(X_SCALED))
+
+
+def test_settings_cover_runs_that_stop_before_the_last_checkpoint():
+    stops = [_plain_fit(_params(*s), max(CHECKPOINTS))[0].n_iter_ for s in SETTINGS]
+    assert any(n < max(CHECKPOINTS) for n in stops)
+    assert any(n == max(CHECKPOINTS) for n in stops)
+
+
+@pytest.mark.parametrize(("solver", "early_stopping", "tol"), SETTINGS)
+def test_fit_trajectory_records_match_independent_fits(solver, early_stopping, tol):
+    params = _params(solver, early_stopping, tol)
+    checkpoints = (5, 12, 40)
+    unit = fit_trajectory(X_WINE, Y_WINE, TRAIN, TEST, params={**params, "max_iter": 40},
+                          candidates=(7, 8, 9), checkpoints=checkpoints, preprocess="none",
+                          scoring="accuracy", fold=2, unit=4)
+    assert [r.candidate for r in unit.records] == [7, 8, 9]
+    for record, k in zip(unit.records, checkpoints):
+        reference, converged = _plain_fit(params, k, X_WINE[TRAIN], Y_WINE[TRAIN])
+        assert record.fold == 2 and record.unit == 4 and record.fit_error is None
+        assert record.test_score == accuracy_score(Y_WINE[TEST], reference.predict(X_WINE[TEST]))
+        assert record.train_score == accuracy_score(Y_WINE[TRAIN], reference.predict(X_WINE[TRAIN]))
+        assert record.n_iter == reference.n_iter_ == len(record.loss_curve)
+        assert record.loss_curve == reference.loss_curve_
+        assert record.converged == converged
+        if early_stopping:
+            assert record.validation_scores == reference.validation_scores_
+        else:
+            assert record.validation_scores is None
+    assert unit.epochs_run == max(r.n_iter for r in unit.records)
+
+
+@pytest.mark.parametrize("max_iter", [3, 200])
+def test_lbfgs_reports_iterations_and_convergence_like_a_plain_fit(max_iter):
+    params = dict(hidden_layer_sizes=[8], solver="lbfgs", random_state=0, max_iter=max_iter)
+    unit = fit_trajectory(X_SCALED, Y_WINE, TRAIN, TEST, params=params, candidates=(0,), checkpoints=(max_iter,),
+                          preprocess="none", scoring="accuracy", fold=0)
+    (record,) = unit.records
+    reference, converged = _plain_fit(params, max_iter, X_SCALED[TRAIN], Y_WINE[TRAIN])
+    assert record.test_score == accuracy_score(Y_WINE[TEST], reference.predict(X_SCALED[TEST]))
+    assert record.n_iter == reference.n_iter_ and record.converged == converged
+    assert record.loss_curve == []
+
+
+def test_a_failing_fit_is_recorded_with_nan_scores_not_raised():
+    params = dict(hidden_layer_sizes=[4], early_stopping=True, validation_fraction=0.01, random_state=0, max_iter=5)
+    with pytest.raises(ValueError) as plain_failure:
+        MLPClassifier(**params).fit(X_WINE[TRAIN[:30]], Y_WINE[TRAIN[:30]])
+    unit = fit_trajectory(X_WINE, Y_WINE, TRAIN[:30], TEST, params=params, candidates=(0,), checkpoints=(5,),
+                          preprocess="standard", scoring="accuracy", fold=0)
+    (record,) = unit.records
+    assert np.isnan(record.test_score) and np.isnan(record.train_score)
+    assert str(plain_failure.value) in record.fit_error
+
+
+def test_diverging_weights_fail_the_checkpoints_that_diverged_only():
+    # A huge learning rate on large unscaled values overflows to non-finite weights.
+    X_big = X_WINE * 100
+    params = dict(hidden_layer_sizes=[8], solver="sgd", learning_rate_init=10.0,
+                  random_state=0, max_iter=30, activation="identity", tol=0.0, n_iter_no_change=1000)
+    unit = fit_trajectory(X_big, Y_WINE, TRAIN, TEST, params=params, candidates=(0, 1), checkpoints=(1, 30),
+                          preprocess="none", scoring="accuracy", fold=0)
+    first, last = unit.records
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ValueError, match="non-finite"):
+            MLPClassifier(**params).fit(X_big[TRAIN], Y_WINE[TRAIN])
+        MLPClassifier(**{**params, "max_iter": 1}).fit(X_big[TRAIN], Y_WINE[TRAIN])  # one epoch is still finite
+    assert "non-finite" in last.fit_error and np.isnan(last.test_score)
+    assert first.fit_error is None and not np.isnan(first.test_score)

@@ -1,0 +1,158 @@
+"""The command line: ``python -m tuning run SPEC.json --out RESULT.json``.
+
+One error boundary: a :class:`~tuning.errors.TuningError` becomes one line
+``error: ...`` on stderr and exit status 2; anything unexpected is written with its
+traceback to a log file and reported in one line with exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+import joblib
+
+from tuning.datasets import list_datasets
+from tuning.errors import TuningError
+from tuning.search import Progress, run_search
+from tuning.spec import load_spec
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal; one line per 10% elsewhere (logs, CI)."""
+
+    def __init__(self, stream: TextIO, width: int = 30) -> None:
+        self.stream = stream
+        self.width = width
+        self.is_tty = stream.isatty()
+        self._last_tenth = -1
+
+    def __call__(self, p: Progress) -> None:
+        fraction = p.fraction
+        filled = round(fraction * self.width)
+        bar = "#" * filled + "." * (self.width - filled)
+        eta = p.elapsed / fraction * (1 - fraction) if fraction > 0 else 0.0
+        line = f"[{bar}] {p.fits_done}/{p.fits_total} fits  {fraction:4.0%}  {p.elapsed:5.1f}s  eta {eta:4.0f}s"
+        if self.is_tty:
+            self.stream.write("\r" + line)
+            if p.fits_done >= p.fits_total:
+                self.stream.write("\n")
+        elif int(fraction * 10) > self._last_tenth:
+            self._last_tenth = int(fraction * 10)
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def _positive_or_all(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"needs a whole number, got {text!r}") from None
+    if value == 0 or value < -1:
+        raise argparse.ArgumentTypeError(f"needs 1, 2, ... workers or -1 for all cores, got {value}")
+    return value
+
+
+def _check_writable(path: Path, flag: str) -> None:
+    if path.is_dir():
+        raise TuningError(f"{flag} {str(path)!r} is a directory. Give a file name, e.g. {path / 'result.json'}")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise TuningError(f"{flag} {str(path)!r}: the folder {str(parent)!r} does not exist. Create it first")
+    if not os.access(parent, os.W_OK):
+        raise TuningError(f"{flag} {str(path)!r}: the folder {str(parent)!r} is not writable. Choose another path")
+
+
+def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    spec = load_spec(args.spec)
+    out = Path(args.out)
+    _check_writable(out, "--out")
+    if args.model:
+        _check_writable(Path(args.model), "--model")
+    cancel = threading.Event()
+    bar = None if args.quiet else ProgressBar(sys.stderr)
+    result = run_search(spec, n_jobs=args.n_jobs, progress=bar, cancel=cancel,
+                        refit=bool(args.model), max_epochs=args.max_epochs)
+    _write_atomically(out, result.save)
+    if args.model and result.best_estimator is not None:
+        _write_atomically(Path(args.model), lambda p: joblib.dump(result.best_estimator, p))
+    if result.status == "cancelled":
+        print(f"cancelled: kept {result.fits_done} of {result.fits_total} finished fits in {out}", file=sys.stderr)
+        return 130
+    saved = 1 - result.epochs_trained / result.epochs_gridsearchcv if result.epochs_gridsearchcv else 0.0
+    print(f"best {spec.scoring}: {result.best_score:.4f} with {json.dumps(result.best_params)}")
+    print(f"{result.fits_done} fits in {result.elapsed:.1f}s; trained {result.epochs_trained:,} epochs "
+          f"where GridSearchCV trains {result.epochs_gridsearchcv:,} ({saved:.0%} saved)")
+    print(f"wrote {out}" + (f" and {args.model}" if args.model else ""))
+    return 0
+
+
+def _cmd_datasets(args: argparse.Namespace) -> int:
+    datasets = list_datasets()
+    if args.json:
+        print(json.dumps(datasets, indent=2))
+        return 0
+    for d in datasets:
+        print(f"{d['name']:<14} {d['description']}")
+        for name, opt in d["options"].items():
+            print(f"{'':<16}{name:<13} {opt['type']:<6} default {opt['default']!s:<6} "
+                  f"({opt['min']:g} to {opt['max']:g}) {opt['help']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tuning", description="Tuning Lab: grid searches over MLPClassifier."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = commands.add_parser("run", help="run the search a spec file describes")
+    run.add_argument("spec", help="experiment spec (JSON)")
+    run.add_argument("--out", required=True, help="where to write the result (JSON)")
+    run.add_argument("--n-jobs", type=_positive_or_all, default=None, help="parallel workers, -1 for all cores")
+    run.add_argument("--max-epochs", type=_positive_or_all, default=None,
+                     help="refuse searches that would train more epochs (default 200,000 or $TUNING_MAX_EPOCHS)")
+    run.add_argument("--model", help="also refit the best candidate on all the data and save it (joblib file)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(handler=_cmd_run)
+    datasets = commands.add_parser("datasets", help="list the built-in datasets and their options")
+    datasets.add_argument("--json", action="store_true", help="print JSON")
+    datasets.set_defaults(handler=_cmd_datasets)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except TuningError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `python -m tuning datasets | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception:
+        log = Path(tempfile.gettempdir()) / f"tuning-lab-crash-{time.strftime('%Y%m%d-%H%M%S')}.log"
+        log.write_text(traceback.format_exc(), encoding="utf-8")
+        exc_type, exc_value = sys.exc_info()[:2]
+        print(f"error: unexpected internal error ({exc_type.__name__}: {exc_value}). This is a bug in "
+              f"Tuning Lab; the traceback is in {log}", file=sys.stderr)
+        return 1
