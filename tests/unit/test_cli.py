@@ -1,0 +1,94 @@
+"""The CLI as a user runs it: a real `python -m tuning` process."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import joblib
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = {"dataset": {"name": "iris"}, "cv": 3, "n_jobs": 2,
+        "param_grid": {"hidden_layer_sizes": [[4], [8]], "max_iter": [5, 20]}}
+
+
+def run_cli(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "tuning", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def spec_file(tmp_path):
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(SPEC))
+    return path
+
+
+def test_run_writes_the_documented_result(spec_file, tmp_path):
+    out, model = tmp_path / "result.json", tmp_path / "best.joblib"
+    proc = run_cli("run", spec_file, "--out", out, "--model", model)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    cv = result["cv_results"]
+    for key in ["params", "mean_test_score", "std_test_score", "rank_test_score", "split0_test_score",
+                "split2_test_score", "mean_train_score", "mean_fit_time"]:
+        assert len(cv[key]) == 4, key
+    assert result["best_params"] == cv["params"][result["best_index"]]
+    assert result["best_score"] == cv["mean_test_score"][result["best_index"]]
+    assert [c["params"] for c in result["curves"]] == cv["params"]
+    assert all(len(f["loss_curve"]) == f["n_iter"] for c in result["curves"] for f in c["folds"])
+    assert len(result["fits"]) == 12
+    assert {"candidate", "fold", "worker", "start", "end"} <= set(result["fits"][0])
+    assert result["epochs_trained"] < result["epochs_gridsearchcv"]
+    assert "100%" in proc.stderr  # the progress bar finished
+    assert "best accuracy:" in proc.stdout
+    assert joblib.load(model).predict([[5.1, 3.5, 1.4, 0.2]]).shape == (1,)
+
+
+def test_n_jobs_flag_overrides_the_spec(spec_file, tmp_path):
+    proc = run_cli("run", spec_file, "--out", tmp_path / "r.json", "--n-jobs", "1", "--quiet")
+    assert proc.returncode == 0 and proc.stderr == ""
+    workers = {f["worker"] for f in json.loads((tmp_path / "r.json").read_text())["fits"]}
+    assert len(workers) == 1
+
+
+@pytest.mark.parametrize(
+    ("spec_text", "message"),
+    [
+        ('{"dataset": "iris", "param_grid": {"max_iter": 5}}', "error: param_grid.max_iter: needs a list of values"),
+        ('{"dataset": "iris",, }', "is not valid JSON"),
+        ('{"dataset": "mnist", "param_grid": {}}', "error: dataset.name: unknown dataset 'mnist'"),
+        ('{"dataset": "iris", "cv": 51, "param_grid": {}}', "error: cv: 51 folds need at least 51 rows"),
+        ('{"dataset": "iris", "param_grid": {"max_iter": [10000000]}}', "above the cap"),
+        ('{"dataset": "iris", "cv": 3, "param_grid": {"max_iter": [2]}, "estimator": {"early_stopping": true, '
+         '"validation_fraction": 0.01}}', "error: all 3 fits failed"),
+    ],
+)
+def test_bad_input_is_one_error_line_and_status_2(tmp_path, spec_text, message):
+    path = tmp_path / "spec.json"
+    path.write_text(spec_text)
+    out = tmp_path / "result.json"
+    proc = run_cli("run", path, "--out", out, "--quiet")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: ") and message in proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert not out.exists()
+
+
+def test_missing_spec_and_bad_out_path_are_clear(spec_file, tmp_path):
+    proc = run_cli("run", tmp_path / "nope.json", "--out", tmp_path / "r.json")
+    assert proc.returncode == 2 and "does not exist" in proc.stderr
+    proc = run_cli("run", spec_file, "--out", tmp_path / "no" / "such" / "dir" / "r.json")
+    assert proc.returncode == 2 and "does not exist. Create it first" in proc.stderr
+    proc = run_cli("run", spec_file, "--out", tmp_path)
+    assert proc.returncode == 2 and "is a directory" in proc.stderr
+
+
+def test_datasets_lists_every_builtin():
+    proc = run_cli("datasets", "--json")
+    assert proc.returncode == 0
+    names = [d["name"] for d in json.loads(proc.stdout)]
+    assert names == ["iris", "wine", "breast_cancer", "digits", "moons", "circles", "xor", "spirals", "blobs"]
+    text = run_cli("datasets").stdout
+    assert "noise" in text and "digits" in text

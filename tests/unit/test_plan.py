@@ -1,0 +1,43 @@
+from sklearn.model_selection import ParameterGrid
+
+from tuning.plan import can_share_training, plan_search
+from tuning.spec import parse_spec
+
+
+def _plan(grid, **estimator):
+    return plan_search(parse_spec({"dataset": "iris", "cv": 3, "param_grid": grid,
+                                   "estimator": {"random_state": 0, **estimator}}))
+
+
+def test_candidates_come_in_parameter_grid_order():
+    grid = [{"max_iter": [5, 10], "alpha": [1.0, 0.1]}, {"hidden_layer_sizes": [[3], [4, 2]]}]
+    assert _plan(grid).candidates == list(ParameterGrid(grid))
+
+
+def test_candidates_differing_only_in_max_iter_share_a_trajectory():
+    plan = _plan({"max_iter": [50, 10, 20], "alpha": [1.0, 0.1]})
+    assert len(plan.trajectories) == 2
+    first = plan.trajectories[0]
+    assert first.params["max_iter"] == 50 and sorted(first.checkpoints) == [10, 20, 50]
+    assert [plan.candidates[c]["max_iter"] for c in first.candidates] == list(first.checkpoints)
+    assert plan.max_epochs_to_train == 2 * 50 * 3
+    assert plan.max_epochs_gridsearchcv == 2 * 80 * 3
+
+
+def test_fixed_max_iter_applies_to_every_candidate():
+    plan = _plan({"alpha": [1.0, 0.1]}, max_iter=7)
+    assert [t.checkpoints for t in plan.trajectories] == [(7,), (7,)]
+
+
+def test_lbfgs_and_random_starts_are_never_shared():
+    assert len(_plan({"max_iter": [5, 10]}, solver="lbfgs").trajectories) == 2
+    assert len(_plan({"max_iter": [5, 10]}, random_state=None).trajectories) == 2
+    assert len(_plan({"max_iter": [5, 10], "solver": ["sgd", "lbfgs"]}).trajectories) == 3
+    assert can_share_training({"solver": "sgd", "random_state": 3})
+    assert not can_share_training({"random_state": True})
+
+
+def test_costlier_networks_cost_more():
+    plan = _plan({"hidden_layer_sizes": [[4], [64]], "max_iter": [10]})
+    small, large = plan.trajectories
+    assert large.cost() > small.cost()

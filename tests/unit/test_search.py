@@ -1,0 +1,161 @@
+"""The contract users trust: run_search reports exactly what GridSearchCV reports."""
+
+import threading
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.model_selection import GridSearchCV
+from threadpoolctl import threadpool_limits
+
+from tuning.datasets import load_dataset
+from tuning.errors import SearchFailed, SpecError
+from tuning.search import run_search, sklearn_equivalent
+from tuning.spec import parse_spec
+
+SPECS = {
+    "adam": {"dataset": "iris", "cv": 3,
+             "param_grid": {"hidden_layer_sizes": [[4], [8, 4]], "max_iter": [3, 10, 40],
+                            "learning_rate_init": [0.01, 0.1]}},
+    "sgd_tol_stops": {"dataset": "wine", "cv": 3, "estimator": {"solver": "sgd", "tol": 1e-2, "n_iter_no_change": 4},
+                      "param_grid": {"hidden_layer_sizes": [[6]], "max_iter": [5, 30, 60], "momentum": [0.0, 0.9]}},
+    "early_stopping": {"dataset": {"name": "moons", "n_samples": 200}, "cv": 4,
+                       "estimator": {"early_stopping": True, "n_iter_no_change": 3, "random_state": 2},
+                       "param_grid": {"solver": ["adam", "sgd"], "max_iter": [4, 15, 50],
+                                      "learning_rate_init": [0.05]}},
+    "no_preprocess_and_f1_macro": {"dataset": "wine", "cv": 3, "preprocess": "none", "scoring": "f1_macro",
+                                   "param_grid": {"hidden_layer_sizes": [[5]], "max_iter": [2, 8]}},
+    "list_of_grids_with_lbfgs": {"dataset": {"name": "xor", "n_samples": 120}, "cv": 3, "scoring": "balanced_accuracy",
+                                 "param_grid": [{"solver": ["lbfgs"], "max_iter": [5, 20], "alpha": [1e-4, 1.0]},
+                                                {"max_iter": [10, 20], "batch_size": [16, 200]}]},
+}
+
+
+def _gridsearchcv(spec):
+    spec = parse_spec(spec)
+    estimator, grid = sklearn_equivalent(spec)
+    data = load_dataset(spec.dataset)
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        search = GridSearchCV(estimator, grid, cv=spec.cv, scoring=spec.scoring, return_train_score=True)
+        return search.fit(data.X, data.y), data
+
+
+def _unprefixed(params):
+    return {k.removeprefix("mlp__"): v for k, v in params.items()}
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_scores_equal_gridsearchcv(name):
+    reference, data = _gridsearchcv(SPECS[name])
+    result = run_search(SPECS[name], n_jobs=1)
+    ours = result.cv_results
+    theirs = reference.cv_results_
+    assert [_unprefixed(p) for p in theirs["params"]] == ours["params"]
+    split_keys = [f"split{k}_{kind}_score" for k in range(result.n_splits) for kind in ("test", "train")]
+    for key in ["mean_test_score", "std_test_score", "mean_train_score", "std_train_score", *split_keys]:
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=0, atol=1e-9, err_msg=key)
+    np.testing.assert_array_equal(ours["rank_test_score"], theirs["rank_test_score"])
+    assert result.best_index == reference.best_index_
+    assert result.best_params == _unprefixed(reference.best_params_)
+    assert result.best_score == pytest.approx(reference.best_score_, abs=1e-9)
+    np.testing.assert_array_equal(result.best_estimator.predict(data.X), reference.best_estimator_.predict(data.X))
+
+
+def test_parallel_workers_give_the_same_result_and_are_recorded():
+    spec = SPECS["adam"]
+    alone = run_search(spec, n_jobs=1, refit=False)
+    parallel = run_search(spec, n_jobs=2, refit=False)
+    for key in ("mean_test_score", "std_test_score", "rank_test_score", "split0_test_score"):
+        assert alone.cv_results[key] == parallel.cv_results[key]
+    assert alone.curves == parallel.curves
+    assert len({f["worker"] for f in parallel.fits}) == 2
+    assert all(0 <= f["start"] <= f["end"] for f in parallel.fits)
+
+
+def test_curves_keep_every_fold_with_lengths_equal_to_n_iter():
+    result = run_search(SPECS["early_stopping"], n_jobs=1, refit=False)
+    assert len(result.curves) == len(result.cv_results["params"])
+    for curve, params in zip(result.curves, result.cv_results["params"]):
+        assert curve["params"] == params
+        assert len(curve["folds"]) == 4
+        for fold in curve["folds"]:
+            assert len(fold["loss_curve"]) == fold["n_iter"] == len(fold["validation_scores"])
+            assert fold["n_iter"] <= params["max_iter"]
+
+
+def test_epochs_trained_count_the_sharing():
+    result = run_search(SPECS["adam"], n_jobs=1, refit=False)
+    per_fit = sum(f["n_iter"] for f in result.fits)
+    assert result.epochs_gridsearchcv == per_fit
+    # 4 trajectories x 3 folds, each trained once to at most 40 epochs
+    assert result.epochs_trained <= 4 * 3 * 40 < result.epochs_gridsearchcv
+
+
+def test_result_loads_into_a_dataframe():
+    result = run_search(SPECS["no_preprocess_and_f1_macro"], n_jobs=1, refit=False)
+    frame = pd.DataFrame(result.cv_results)
+    assert len(frame) == 2
+    assert {"params", "param_max_iter", "mean_test_score", "rank_test_score", "split2_train_score"} <= set(frame)
+
+
+def test_progress_reports_every_unit_and_ends_complete():
+    seen = []
+    result = run_search(SPECS["adam"], n_jobs=1, refit=False, progress=seen.append)
+    assert seen[0].fits_done == 0
+    assert [p.fits_done for p in seen] == sorted(p.fits_done for p in seen)
+    assert seen[-1].fits_done == seen[-1].fits_total == result.fits_total == 36
+    assert seen[-1].fraction == 1.0
+    assert seen[-1].last_params in result.cv_results["params"]
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_cancelling_keeps_every_finished_fit(n_jobs):
+    cancel = threading.Event()
+
+    def stop_after_two_units(p):
+        if p.fits_done >= 4:
+            cancel.set()
+
+    full = run_search(SPECS["adam"], n_jobs=1, refit=False)
+    result = run_search(SPECS["adam"], n_jobs=n_jobs, progress=stop_after_two_units, cancel=cancel)
+    assert result.status == "cancelled"
+    assert 4 <= result.fits_done < result.fits_total
+    assert len(result.fits) == result.fits_done
+    assert result.best_estimator is None
+    for fit in result.fits:  # every kept fit has the score an uninterrupted run gives it
+        key = f"split{fit['fold']}_test_score"
+        assert result.cv_results[key][fit["candidate"]] == full.cv_results[key][fit["candidate"]]
+    unfinished = [i for i, c in enumerate(result.curves) if None in c["folds"]]
+    assert all(np.isnan(result.cv_results["mean_test_score"][i]) for i in unfinished)
+
+
+@pytest.mark.parametrize(
+    ("spec", "field", "match"),
+    [
+        ({"dataset": "iris", "cv": 60, "param_grid": {}}, "cv", r"60 folds need at least 60 rows of every class"),
+        ({"dataset": "iris", "scoring": "f1", "param_grid": {}}, "scoring", r"needs two classes.*'f1_macro'"),
+        ({"dataset": "iris", "param_grid": {"max_iter": [100_000]}}, "param_grid", r"above the cap of 200,000"),
+    ],
+)
+def test_data_dependent_errors_come_before_any_fit(spec, field, match):
+    with pytest.raises(SpecError, match=match) as info:
+        run_search(spec, n_jobs=1)
+    assert info.value.field == field
+
+
+def test_max_epochs_cap_is_configurable(monkeypatch):
+    spec = {"dataset": "iris", "cv": 3, "param_grid": {"max_iter": [10, 20]}}
+    with pytest.raises(SpecError, match="up to 60 epochs .* above the cap of 50"):
+        run_search(spec, max_epochs=50)
+    monkeypatch.setenv("TUNING_MAX_EPOCHS", "59")
+    with pytest.raises(SpecError, match="cap of 59"):
+        run_search(spec)
+
+
+def test_all_fits_failing_is_one_clear_error():
+    spec = {"dataset": "iris", "cv": 3, "estimator": {"early_stopping": True, "validation_fraction": 0.01},
+            "param_grid": {"max_iter": [3]}}
+    with pytest.raises(SearchFailed, match=r"all 3 fits failed; the first error was: ValueError: "):
+        run_search(spec, n_jobs=1)
