@@ -147,7 +147,7 @@ def test_data_dependent_errors_come_before_any_fit(spec, field, match):
 
 def test_max_epochs_cap_is_configurable(monkeypatch):
     spec = {"dataset": "iris", "cv": 3, "param_grid": {"max_iter": [10, 20]}}
-    with pytest.raises(SpecError, match="up to 60 epochs .* above the cap of 50"):
+    with pytest.raises(SpecError, match=r"up to 60 epochs .* above the cap of 50"):
         run_search(spec, max_epochs=50)
     monkeypatch.setenv("TUNING_MAX_EPOCHS", "59")
     with pytest.raises(SpecError, match="cap of 59"):
