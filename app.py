@@ -3,6 +3,25 @@
 import streamlit as st
 
 st.set_page_config(page_title="Tuning Lab", page_icon="📉", layout="wide")
-st.title("Tuning Lab")
-st.write("Hyperparameter tuning for neural networks, made visible. The dashboard pages are on their way; "
-         "the engine runs today with `python -m tuning run SPEC.json --out RESULT.json`.")
+
+
+def home() -> None:
+    st.title("Tuning Lab")
+    st.markdown(
+        "See how a neural network's hyperparameters shape its training, with scikit-learn's `MLPClassifier`.\n\n"
+        "- **Playground**: one network at a time. Move the learning rate, epochs and layer sizes and watch the "
+        "loss curve answer as it trains; compare a too-low, a good and a too-high learning rate on one chart.\n"
+        "- **Grid Search**: build a `param_grid` (hidden sizes × learning rates × `max_iter` …), see what it "
+        "costs, run it with `n_jobs` workers, and read `best_score_` and `best_params_` from error-versus-size "
+        "curves, every candidate's loss curve, a heatmap and a fit timeline.\n\n"
+        "Pick a page in the sidebar. Scores equal `GridSearchCV`'s exactly; searches are faster because "
+        "candidates that differ only in `max_iter` share one training run."
+    )
+
+
+pages = [
+    st.Page(home, title="Home", icon="🏠", default=True),
+    st.Page("pages/playground.py", title="Playground", icon="🧪", url_path="playground"),
+    st.Page("pages/grid_search.py", title="Grid Search", icon="🔎", url_path="grid_search"),
+]
+st.navigation(pages).run()

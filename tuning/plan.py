@@ -150,3 +150,22 @@ def plan_search(spec: ExperimentSpec, *, max_epochs: int | None = None) -> Searc
             "or raise the cap (--max-epochs or TUNING_MAX_EPOCHS)",
         )
     return plan
+
+
+def estimate_seconds(plan: SearchPlan, *, n_samples: int, n_features: int, n_classes: int, n_jobs: int) -> float:
+    """A rough wall-time estimate (calibrated on 2 cores with ``bench/bench_engine.py``).
+
+    Cost per epoch ≈ training rows × weights × 7e-10 s, plus 0.3 ms of per-epoch
+    overhead; spread over the workers, plus a second to start them.
+    """
+    n_train = n_samples * (plan.n_splits - 1) / plan.n_splits
+    outputs = 1 if n_classes == 2 else n_classes
+    total = 0.0
+    for t in plan.trajectories:
+        sizes = t.params.get("hidden_layer_sizes", _MLP_DEFAULTS["hidden_layer_sizes"])
+        sizes = list(sizes) if isinstance(sizes, (list, tuple)) else [sizes]
+        layers = [n_features, *sizes, outputs]
+        weights = sum(a * b for a, b in pairwise(layers))
+        total += t.max_iter * plan.n_splits * (n_train * weights * 7e-10 + 3e-4)
+    workers = max(1, min(n_jobs, len(plan.trajectories) * plan.n_splits))
+    return 1.0 + total / workers

@@ -100,7 +100,7 @@ def _to_json_value(value: Any) -> Any:
     return value
 
 
-def _check_mlp_value(where: str, name: str, value: Any) -> Any:
+def check_mlp_value(where: str, name: str, value: Any) -> Any:
     """Validate one value of one ``MLPClassifier`` parameter with scikit-learn's own rules."""
     value = _to_json_value(value)
     if name == "hidden_layer_sizes":
@@ -140,7 +140,7 @@ def _normalize_grid(where: str, raw: Any) -> Grid:
                             f"Single values need to be wrapped in a list: [{json.dumps(values)}]")
         if len(values) == 0:
             raise SpecError(key, "is an empty list", "Give at least one value, or remove the parameter")
-        grid[name] = [_check_mlp_value(f"{key}[{i}]", name, v) for i, v in enumerate(values)]
+        grid[name] = [check_mlp_value(f"{key}[{i}]", name, v) for i, v in enumerate(values)]
     return grid
 
 
@@ -163,7 +163,7 @@ def _normalize_estimator(raw: Any) -> dict[str, Any]:
     for name, value in raw.items():
         key = f"estimator.{name}"
         _check_param_name(key, name)
-        estimator[name] = _check_mlp_value(key, name, value)
+        estimator[name] = check_mlp_value(key, name, value)
     return estimator
 
 

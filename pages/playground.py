@@ -1,0 +1,95 @@
+"""Playground: one network at a time, its loss curve drawn as it trains."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import streamlit as st
+
+from pages.widgets import ALPHAS, LEARNING_RATES, cached_dataset, dataset_picker, error_boundary, show_dataset_summary
+from tuning.figures import fig_decision_boundary, fig_loss_curves
+from tuning.playground import compare_learning_rates, train_network
+
+
+def network_controls() -> dict:
+    """The network's settings, as ``MLPClassifier`` parameters."""
+    c1, c2, c3 = st.columns(3)
+    with c1:
+        rate = st.select_slider("Learning rate", LEARNING_RATES, value=0.01, key="pg_lr",
+                                format_func=lambda v: f"{v:g}", help="learning_rate_init, on a log scale")
+        epochs = st.slider("Epochs (max_iter)", 5, 500, 100, step=5, key="pg_epochs")
+        solver = st.selectbox("Solver", ["adam", "sgd"], key="pg_solver")
+    with c2:
+        layers = st.slider("Hidden layers", 1, 3, 1, key="pg_layers")
+        units = st.select_slider("Units per layer", [1, 2, 4, 8, 16, 32, 64, 128], value=16, key="pg_units")
+        activation = st.selectbox("Activation", ["relu", "tanh", "logistic", "identity"], key="pg_activation")
+    with c3:
+        batch = st.selectbox("Batch size", ["auto", 8, 16, 32, 64, 128, 256], key="pg_batch",
+                             help="'auto' is min(200, rows): one epoch = rows / batch size updates")
+        alpha = st.select_slider("L2 penalty (alpha)", ALPHAS, value=1e-4, key="pg_alpha",
+                                 format_func=lambda v: f"{v:g}")
+        seed = int(st.number_input("Weight seed", 0, 10_000, 0, key="pg_seed"))
+    return {"hidden_layer_sizes": [units] * layers, "learning_rate_init": rate, "max_iter": epochs,
+            "solver": solver, "activation": activation, "batch_size": batch, "alpha": alpha,
+            "random_state": seed, "tol": 1e-6, "n_iter_no_change": 10_000}
+
+
+@error_boundary
+def page() -> None:
+    st.title("Playground")
+    st.caption("Train one network and watch its loss fall, epoch by epoch. Then compare learning rates.")
+    dataset_spec = dataset_picker()
+    data = cached_dataset(json.dumps(dataset_spec, sort_keys=True))
+    show_dataset_summary(data)
+    params = network_controls()
+
+    train_col, compare_col = st.columns([1, 2])
+    train = train_col.button("Train", type="primary", key="pg_train", use_container_width=True)
+    with compare_col:
+        rates = st.multiselect("Learning rates to compare", LEARNING_RATES, default=[1e-4, 0.01, 1.0],
+                               key="pg_rates", format_func=lambda v: f"{v:g}")
+        compare = st.button("Compare learning rates", key="pg_compare", disabled=not rates)
+
+    chart = st.empty()
+    if train:
+        last_draw = [0.0]
+
+        def draw(epoch: int, losses: list[float]) -> None:
+            if time.perf_counter() - last_draw[0] > 0.15 or epoch == params["max_iter"]:
+                last_draw[0] = time.perf_counter()
+                chart.plotly_chart(fig_loss_curves({"training loss": losses}, title=f"Training… epoch {epoch}"),
+                                   key=f"pg_live_{epoch}")
+
+        st.session_state["pg_run"] = train_network(data, params, on_epoch=draw)
+        st.session_state.pop("pg_comparison", None)
+    if compare:
+        with st.spinner("Training one network per learning rate…"):
+            st.session_state["pg_comparison"] = compare_learning_rates(data, params, sorted(rates))
+        st.session_state.pop("pg_run", None)
+
+    run = st.session_state.get("pg_run")
+    comparison = st.session_state.get("pg_comparison")
+    if run is not None:
+        chart.plotly_chart(fig_loss_curves({"training loss": run.loss_curve}), key="pg_loss")
+        m1, m2, m3, m4 = st.columns(4)
+        m1.metric("Train accuracy", f"{run.train_score:.3f}")
+        m2.metric("Test accuracy", f"{run.test_score:.3f}")
+        m3.metric("Epochs run", run.n_iter)
+        m4.metric("Time", f"{run.seconds:.2f} s")
+        if run.diverged:
+            st.warning("Training diverged: the weights overflowed. Lower the learning rate.")
+        elif data.n_features == 2:
+            st.plotly_chart(fig_decision_boundary(run.model, data), key="pg_boundary")
+    elif comparison is not None:
+        runs = {f"lr={rate:g}" + (" (diverged)" if r.diverged else f", test acc {r.test_score:.2f}"): r.loss_curve
+                for rate, r in comparison.items()}
+        chart.plotly_chart(fig_loss_curves(runs, title="Loss over iterations by learning rate", log_y=True),
+                           key="pg_compare_chart")
+        st.caption("Too low creeps down; a good rate drops fast and settles; too high overshoots and ends higher "
+                   "(clearest on digits: the loss axis is logarithmic).")
+    else:
+        chart.info("Set the network, then press **Train**.")
+
+
+page()

@@ -1,0 +1,78 @@
+"""Every page driven through its widget keys, as a user would, with Streamlit's AppTest."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _open(page: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page(page)
+    return at.run()
+
+
+def _charts(at: AppTest) -> list:
+    return at.get("plotly_chart")
+
+
+def test_home_page_lists_the_pages():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+    assert not at.exception
+    assert at.title[0].value == "Tuning Lab"
+    assert "Playground" in at.markdown[0].value and "Grid Search" in at.markdown[0].value
+
+
+def test_playground_trains_and_shows_scores_and_boundary():
+    at = _open("pages/playground.py")
+    assert not at.exception
+    at.select_slider(key="pg_lr").set_value(0.03)
+    at.slider(key="pg_epochs").set_value(40)
+    at.select_slider(key="pg_units").set_value(8)
+    at.button(key="pg_train").click().run()
+    assert not at.exception
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["Epochs run"] == "40"
+    assert 0.5 <= float(labels["Test accuracy"]) <= 1.0
+    assert len(_charts(at)) >= 3  # the data scatter, the loss curve and the decision boundary
+
+
+def test_playground_compares_learning_rates():
+    at = _open("pages/playground.py")
+    at.slider(key="pg_epochs").set_value(30)
+    at.multiselect(key="pg_rates").set_value([1e-4, 0.01, 1.0])
+    at.button(key="pg_compare").click().run()
+    assert not at.exception
+    assert any("Too low creeps down" in c.value for c in at.caption)
+
+
+def test_grid_search_runs_and_shows_best_score_and_charts():
+    at = _open("pages/grid_search.py")
+    assert not at.exception
+    at.selectbox(key="dataset_name").set_value("iris").run()
+    at.multiselect(key="gs_units").set_value([2, 8])
+    at.multiselect(key="gs_rates").set_value([0.01])
+    at.multiselect(key="gs_iters").set_value([10, 25])
+    at.slider(key="gs_cv").set_value(3).run()
+    assert {m.label for m in at.metric} >= {"Candidates", "Fits", "Epochs to train"}
+    assert next(m.value for m in at.metric if m.label == "Fits") == "12"
+    at.button(key="gs_run").click().run()
+    assert not at.exception
+    best = next(m for m in at.metric if m.label.startswith("best_score_"))
+    assert 0.3 <= float(best.value) <= 1.0
+    assert len(_charts(at)) >= 4  # error vs size, loss curves, heatmap, timeline (+ no scatter for iris)
+    # Changing a display option re-renders from the finished job, never retrains.
+    at.selectbox(key="gs_rows").set_value("max_iter").run()
+    assert not at.exception
+    assert next(m for m in at.metric if m.label.startswith("best_score_")).value == best.value
+
+
+@pytest.mark.parametrize("empty", ["gs_units", "gs_iters"])
+def test_grid_search_explains_an_empty_choice(empty):
+    at = _open("pages/grid_search.py")
+    at.multiselect(key=empty).set_value([]).run()
+    assert not at.exception
+    assert "empty list" in at.error[0].value

@@ -1,0 +1,116 @@
+"""Figures are pure functions: check the data they plot and their layout."""
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from tuning.datasets import load_dataset
+from tuning.figures import (
+    OKABE_ITO,
+    apply_theme,
+    fig_candidate_losses,
+    fig_dataset_scatter,
+    fig_decision_boundary,
+    fig_error_vs_hidden_size,
+    fig_fit_timeline,
+    fig_loss_curves,
+    fig_score_heatmap,
+    hidden_units,
+)
+from tuning.search import run_search
+
+GRID = {"hidden_layer_sizes": [[2], [8], [32]], "learning_rate_init": [0.003, 0.03], "max_iter": [5, 15]}
+
+
+@pytest.fixture(scope="module")
+def result():
+    return run_search({"dataset": "iris", "cv": 3, "param_grid": GRID}, n_jobs=2)
+
+
+def test_loss_curves_plot_every_epoch_of_every_run():
+    fig = fig_loss_curves({"a": [3.0, 2.0, 1.5], "b": [3.0, 2.9]}, highlight="b", log_y=True)
+    assert isinstance(fig, go.Figure)
+    assert [t.name for t in fig.data] == ["a", "b"]
+    assert list(fig.data[0].x) == [1, 2, 3] and list(fig.data[0].y) == [3.0, 2.0, 1.5]
+    assert fig.data[1].line.width > fig.data[0].line.width and fig.data[0].opacity < 1
+    assert fig.layout.yaxis.type == "log"
+    assert fig.layout.xaxis.title.text == "iteration (epoch)"
+
+
+def test_candidate_losses_overlay_draws_the_mean_over_folds_and_stars_the_best(result):
+    fig = fig_candidate_losses(result)
+    assert len(fig.data) == len(result.curves)
+    best = fig.data[result.best_index]
+    assert best.name.startswith("★") and best.line.width == 4
+    folds = result.curves[0]["folds"]
+    expected = np.mean([f["loss_curve"] for f in folds], axis=0)
+    np.testing.assert_allclose(fig.data[0].y, expected)
+    assert set(fig.data[0].customdata) == {0}
+
+
+def test_candidate_losses_small_multiples_put_each_value_pair_in_its_panel(result):
+    fig = fig_candidate_losses(result, rows="learning_rate_init", cols="hidden_layer_sizes", highlight=3)
+    assert [a.text for a in fig.layout.annotations][:3] == [
+        "learning_rate_init=0.003, hidden_layer_sizes=[2]", "learning_rate_init=0.003, hidden_layer_sizes=[8]",
+        "learning_rate_init=0.003, hidden_layer_sizes=[32]"]
+    params = result.cv_results["params"]
+    for trace in fig.data:
+        candidate = trace.customdata[0]
+        col = [[2], [8], [32]].index(params[candidate]["hidden_layer_sizes"]) + 1
+        row = [0.003, 0.03].index(params[candidate]["learning_rate_init"]) + 1
+        axis_number = (row - 1) * 3 + col
+        assert trace.xaxis == ("x" if axis_number == 1 else f"x{axis_number}")
+    assert fig.data[3].name.startswith("★")
+
+
+def test_error_vs_hidden_size_shows_the_best_candidate_per_size_and_line(result):
+    fig = fig_error_vs_hidden_size(result, line_param="learning_rate_init")
+    cv = result.cv_results
+    lines = [t for t in fig.data if t.mode == "lines+markers"]
+    assert [t.name for t in lines] == ["CV error, learning_rate_init=0.003", "train error, learning_rate_init=0.003",
+                                       "CV error, learning_rate_init=0.03", "train error, learning_rate_init=0.03"]
+    assert list(lines[0].x) == [2, 8, 32]
+    for x, y in zip(lines[0].x, lines[0].y):
+        scores = [cv["mean_test_score"][i] for i, p in enumerate(cv["params"])
+                  if hidden_units(p["hidden_layer_sizes"]) == x and p["learning_rate_init"] == 0.003]
+        assert y == pytest.approx(1 - max(scores))
+    bands = [t for t in fig.data if t.fill == "toself"]
+    assert len(bands) == 2
+    assert fig.layout.xaxis.type == "log"  # 2 to 32 spans more than a decade
+
+
+def test_heatmap_holds_the_best_mean_score_per_cell(result):
+    fig = fig_score_heatmap(result, x="hidden_layer_sizes", y="max_iter")
+    heat = fig.data[0]
+    assert list(heat.x) == ["[2]", "[8]", "[32]"] and list(heat.y) == ["5", "15"]
+    cv = result.cv_results
+    expected = max(s for s, p in zip(cv["mean_test_score"], cv["params"])
+                   if p["hidden_layer_sizes"] == [8] and p["max_iter"] == 15)
+    assert heat.z[1][1] == pytest.approx(expected)
+
+
+def test_fit_timeline_has_a_bar_per_fit_and_a_row_per_worker(result):
+    fig = fig_fit_timeline(result)
+    assert sum(len(t.x) for t in fig.data) == len(result.fits) == 36
+    assert {t.name for t in fig.data} == {f["worker"] for f in result.fits}
+    assert all(d >= 0 for t in fig.data for d in t.x)
+
+
+def test_decision_boundary_sits_under_the_points():
+    data = load_dataset({"name": "blobs", "n_samples": 90})
+
+    class Nearest:  # any fitted classifier with predict
+        def predict(self, X):
+            return (X[:, 0] > 0).astype(int)
+
+    fig = fig_decision_boundary(Nearest(), data, resolution=20)
+    assert fig.data[0].type == "heatmap" and np.asarray(fig.data[0].z).shape == (20, 20)
+    assert [t.name for t in fig.data[1:]] == data.class_names
+    assert fig_dataset_scatter(data).layout.yaxis.scaleanchor == "x"
+
+
+def test_projection_mode_makes_text_readable_from_the_back():
+    fig = apply_theme(fig_loss_curves({"a": [1.0, 0.5]}), projection=True)
+    assert fig.layout.xaxis.title.font.size >= 20 and fig.layout.xaxis.tickfont.size >= 20
+    assert fig.layout.yaxis.tickfont.size >= 20 and fig.data[0].line.width >= 4
+    assert list(fig.layout.colorway) == OKABE_ITO

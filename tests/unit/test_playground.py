@@ -1,0 +1,62 @@
+import math
+
+import numpy as np
+import pytest
+from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier
+from sklearn.preprocessing import StandardScaler
+
+from tuning.datasets import Dataset, load_dataset
+from tuning.errors import DataError, SpecError
+from tuning.playground import compare_learning_rates, train_network
+
+MOONS = load_dataset({"name": "moons"})
+PARAMS = {"hidden_layer_sizes": [8], "max_iter": 20, "learning_rate_init": 0.01, "random_state": 0}
+
+
+def test_every_epoch_is_reported_as_it_trains():
+    seen = []
+    run = train_network(MOONS, PARAMS, on_epoch=lambda epoch, losses: seen.append((epoch, len(losses))))
+    assert seen == [(k, k) for k in range(1, 21)]
+    assert run.n_iter == 20 and len(run.loss_curve) == 20 and not run.converged
+
+
+def test_scores_are_those_of_the_same_network_trained_by_hand():
+    run = train_network(MOONS, PARAMS)
+    X_train, X_test, y_train, y_test = train_test_split(MOONS.X, MOONS.y, test_size=0.25, random_state=0,
+                                                        stratify=MOONS.y)
+    scaler = StandardScaler().fit(X_train)
+    model = MLPClassifier(**PARAMS).fit(scaler.transform(X_train), y_train)
+    assert run.test_score == model.score(scaler.transform(X_test), y_test)
+    assert run.loss_curve == model.loss_curve_
+
+
+def test_a_diverging_run_is_reported_not_raised():
+    wine = load_dataset({"name": "wine"})
+    big = Dataset("big", wine.X * 100, wine.y, wine.feature_names, wine.class_names)
+    run = train_network(big, {"solver": "sgd", "learning_rate_init": 10.0, "activation": "identity",
+                              "hidden_layer_sizes": [8], "max_iter": 30, "random_state": 0, "n_iter_no_change": 1000},
+                        preprocess="none")
+    assert run.diverged and run.model is None and math.isnan(run.test_score)
+    assert len(run.loss_curve) > 0
+
+
+def test_bad_settings_name_the_field():
+    with pytest.raises(SpecError, match=r"network.learning_rate_init: got -1.0"):
+        train_network(MOONS, {**PARAMS, "learning_rate_init": -1.0})
+
+
+def test_too_little_data_for_a_hold_out_is_a_clear_error():
+    tiny = Dataset("tiny", np.zeros((4, 2)), np.array([0, 1, 0, 1]), ["a", "b"], ["0", "1"])
+    with pytest.raises(DataError, match="too small to hold out"):
+        train_network(tiny, PARAMS)
+
+
+def test_learning_rate_lesson_too_low_creeps_too_high_stays_high():
+    digits = load_dataset({"name": "digits"})
+    params = {"hidden_layer_sizes": [16], "max_iter": 60, "random_state": 0, "tol": 1e-6, "n_iter_no_change": 10_000}
+    runs = compare_learning_rates(digits, params, [1e-4, 0.01, 1.0])
+    low, good, high = (runs[r].loss_curve for r in (1e-4, 0.01, 1.0))
+    assert list(runs) == [1e-4, 0.01, 1.0]
+    assert good[-1] < low[-1] and good[-1] < high[-1]
+    assert low[0] - low[-1] < good[0] - good[-1]  # too low is still creeping down
