@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="Tuning Lab", page_icon="📉", layout="wide")
+st.set_page_config(page_title="Tuning Lab", page_icon=":material/show_chart:", layout="wide")
 
 
 def home() -> None:
@@ -20,8 +20,8 @@ def home() -> None:
 
 
 pages = [
-    st.Page(home, title="Home", icon="🏠", default=True),
-    st.Page("pages/playground.py", title="Playground", icon="🧪", url_path="playground"),
-    st.Page("pages/grid_search.py", title="Grid Search", icon="🔎", url_path="grid_search"),
+    st.Page(home, title="Home", icon=":material/home:", default=True),
+    st.Page("pages/playground.py", title="Playground", icon=":material/science:", url_path="playground"),
+    st.Page("pages/grid_search.py", title="Grid Search", icon=":material/grid_on:", url_path="grid_search"),
 ]
 st.navigation(pages).run()

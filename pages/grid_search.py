@@ -54,9 +54,20 @@ def show_cost(spec: ExperimentSpec, data) -> None:
     c[0].metric("Candidates", plan.summary()["candidates"])
     c[1].metric("Fits", plan.n_fits, help="candidates × folds, as GridSearchCV counts them")
     c[2].metric("Epochs to train", f"{plan.max_epochs_to_train:,}",
-                delta=f"-{saved:.0%} vs GridSearchCV's {plan.max_epochs_gridsearchcv:,}", delta_color="off",
                 help="Candidates differing only in max_iter share one training run, scored at each checkpoint")
-    c[3].metric("Estimated time", f"~{seconds:.0f} s")
+    c[3].metric("Estimated time", f"~{seconds:.0f} s", help="A rough estimate from the network sizes and rows")
+    c[2].caption(f"GridSearchCV would train {plan.max_epochs_gridsearchcv:,} ({saved:.0%} saved)")
+
+
+def _select_from_chart() -> None:
+    points = st.session_state["gs_loss_fig"].selection.points
+    if points and points[0].get("customdata") is not None:
+        st.session_state["gs_selected"] = int(points[0]["customdata"])
+
+
+def _select_from_table() -> None:
+    rows = st.session_state["gs_table"].selection.rows
+    st.session_state["gs_selected"] = int(rows[0]) if rows else None
 
 
 def show_results(result: SearchResult, spec: ExperimentSpec) -> None:
@@ -68,7 +79,8 @@ def show_results(result: SearchResult, spec: ExperimentSpec) -> None:
     c1, c2 = st.columns([1, 2])
     c1.metric(f"best_score_ ({spec.scoring})", f"{result.best_score:.4f}")
     c2.markdown("**best_params_**")
-    c2.code(json.dumps(result.best_params), language="json")
+    c2.dataframe({"parameter": list(result.best_params), "value": [json.dumps(v) for v in result.best_params.values()]},
+                 hide_index=True, key="gs_best_params")
     if result.best_estimator is not None:
         buffer = io.BytesIO()
         joblib.dump(result.best_estimator, buffer)
@@ -82,36 +94,32 @@ def show_results(result: SearchResult, spec: ExperimentSpec) -> None:
         others = [p for p in varying if p != "hidden_layer_sizes"]
         line = st.selectbox("One line per", others or ["(none)"], key="gs_line_param",
                             index=others.index("learning_rate_init") if "learning_rate_init" in others else 0)
-        st.plotly_chart(fig_error_vs_hidden_size(result, line_param=line if others else None), key="gs_error_fig")
+        st.plotly_chart(fig_error_vs_hidden_size(result, line_param=line if others else None), theme=None,
+                        key="gs_error_fig")
     with tabs[1]:
         c1, c2 = st.columns(2)
         rows = c1.selectbox("Panel rows", ["(none)", *varying], key="gs_rows")
         cols = c2.selectbox("Panel columns", ["(none)", *varying], key="gs_cols")
-        event = st.plotly_chart(
+        st.plotly_chart(
             fig_candidate_losses(result, rows=None if rows == "(none)" else rows,
                                  cols=None if cols == "(none)" else cols, highlight=selected),
-            key="gs_loss_fig", on_select="rerun", selection_mode="points")
-        points = event.selection.points if event and event.selection else []
-        if points and points[0].get("customdata") is not None:
-            st.session_state["gs_selected"] = int(points[0]["customdata"])
+            theme=None, key="gs_loss_fig", on_select=_select_from_chart, selection_mode="points")
         st.caption("Click a curve (or a table row) to highlight a candidate; the best is starred.")
     with tabs[2]:
         if len(varying) >= 2:
             c1, c2 = st.columns(2)
             x = c1.selectbox("x", varying, key="gs_heat_x")
             y = c2.selectbox("y", [v for v in varying if v != x], key="gs_heat_y")
-            st.plotly_chart(fig_score_heatmap(result, x=x, y=y), key="gs_heatmap_fig")
+            st.plotly_chart(fig_score_heatmap(result, x=x, y=y), theme=None, key="gs_heatmap_fig")
         else:
             st.info("A heatmap needs two parameters with several values each.")
     with tabs[3]:
-        st.plotly_chart(fig_fit_timeline(result), key="gs_timeline_fig")
+        st.plotly_chart(fig_fit_timeline(result), theme=None, key="gs_timeline_fig")
     with tabs[4]:
         shown = frame[[c for c in frame if c.startswith("param_")] +
                       ["mean_test_score", "std_test_score", "rank_test_score", "mean_train_score", "mean_fit_time"]]
-        table = st.dataframe(shown.astype({c: str for c in shown if c.startswith("param_")}), key="gs_table",
-                             on_select="rerun", selection_mode="single-row")
-        if table.selection.rows:
-            st.session_state["gs_selected"] = int(table.selection.rows[0])
+        st.dataframe(shown.astype({c: str for c in shown if c.startswith("param_")}), key="gs_table",
+                     on_select=_select_from_table, selection_mode="single-row")
         st.download_button("Download cv_results_ (CSV)", frame.to_csv(index=False), "cv_results.csv",
                            key="gs_download_csv")
 
@@ -143,7 +151,7 @@ def page() -> None:
         time.sleep(0.4)
         st.rerun()
     elif state.status == "failed":
-        st.error(state.error, icon="⚠️")
+        st.error(state.error, icon=":material/warning:")
     else:
         show_results(state.result, spec)
 

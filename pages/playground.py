@@ -59,7 +59,7 @@ def page() -> None:
             if time.perf_counter() - last_draw[0] > 0.15 or epoch == params["max_iter"]:
                 last_draw[0] = time.perf_counter()
                 chart.plotly_chart(fig_loss_curves({"training loss": losses}, title=f"Training… epoch {epoch}"),
-                                   key=f"pg_live_{epoch}")
+                                   theme=None, key=f"pg_live_{epoch}")
 
         st.session_state["pg_run"] = train_network(data, params, on_epoch=draw)
         st.session_state.pop("pg_comparison", None)
@@ -71,7 +71,7 @@ def page() -> None:
     run = st.session_state.get("pg_run")
     comparison = st.session_state.get("pg_comparison")
     if run is not None:
-        chart.plotly_chart(fig_loss_curves({"training loss": run.loss_curve}), key="pg_loss")
+        chart.plotly_chart(fig_loss_curves({"training loss": run.loss_curve}), theme=None, key="pg_loss")
         m1, m2, m3, m4 = st.columns(4)
         m1.metric("Train accuracy", f"{run.train_score:.3f}")
         m2.metric("Test accuracy", f"{run.test_score:.3f}")
@@ -80,12 +80,12 @@ def page() -> None:
         if run.diverged:
             st.warning("Training diverged: the weights overflowed. Lower the learning rate.")
         elif data.n_features == 2:
-            st.plotly_chart(fig_decision_boundary(run.model, data), key="pg_boundary")
+            st.plotly_chart(fig_decision_boundary(run.model, data), theme=None, key="pg_boundary")
     elif comparison is not None:
         runs = {f"lr={rate:g}" + (" (diverged)" if r.diverged else f", test acc {r.test_score:.2f}"): r.loss_curve
                 for rate, r in comparison.items()}
         chart.plotly_chart(fig_loss_curves(runs, title="Loss over iterations by learning rate", log_y=True),
-                           key="pg_compare_chart")
+                           theme=None, key="pg_compare_chart")
         st.caption("Too low creeps down; a good rate drops fast and settles; too high overshoots and ends higher "
                    "(clearest on digits: the loss axis is logarithmic).")
     else:

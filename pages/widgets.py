@@ -34,11 +34,11 @@ def error_boundary(page: Callable[[], None]) -> Callable[[], None]:
         try:
             page()
         except TuningError as exc:
-            st.error(str(exc), icon="⚠️")
+            st.error(str(exc), icon=":material/warning:")
         except Exception:
             log.exception("unexpected error on a page")
             st.error("Something went wrong on our side: the details are in the server log. "
-                     "Your settings are kept; try again or change them.", icon="🛠️")
+                     "Your settings are kept; try again or change them.", icon=":material/build:")
 
     return guarded
 
@@ -83,7 +83,7 @@ def show_dataset_summary(data: Dataset) -> None:
         if data.n_features == 2:
             fig = fig_dataset_scatter(data)
             fig.update_layout(height=260, margin={"l": 10, "r": 10, "t": 40, "b": 10}, showlegend=False)
-            st.plotly_chart(fig, key="dataset_scatter", config={"displayModeBar": False})
+            st.plotly_chart(fig, theme=None, key="dataset_scatter", config={"displayModeBar": False})
 
 
 @st.cache_resource(show_spinner=False)

@@ -111,6 +111,8 @@ def fig_candidate_losses(
                         subplot_titles=titles if (rows or cols) else None,
                         horizontal_spacing=0.04, vertical_spacing=0.08)
     legend_names = [n for n in _varying(params) if n not in (rows, cols)]
+    colour_by = next((n for n in legend_names if n != "max_iter"), None)
+    colour_values = sorted({json.dumps(p.get(colour_by)) for p in params}, key=_sort_key) if colour_by else []
     for index, (p, curve) in enumerate(zip(params, result.curves)):
         losses = _mean_curve(curve["folds"])
         if not losses:
@@ -125,11 +127,13 @@ def fig_candidate_losses(
             showlegend=not (rows or cols) or bold,
             customdata=[index] * len(losses),
             hovertemplate=f"candidate {index}<br>{format_params(p)}<br>epoch %{{x}}: loss %{{y:.4f}}<extra></extra>",
-            line={"width": 4 if bold else 1.8, "color": OKABE_ITO[3] if bold else OKABE_ITO[index % 3 * 2 % 8]},
-            opacity=1.0 if bold else 0.45,
+            line={"width": 4 if bold else 1.8, "color": "#000000" if bold else OKABE_ITO[
+                colour_values.index(json.dumps(p.get(colour_by))) % 7 if colour_by else 0]},
+            opacity=1.0 if bold else 0.55,
         ), row=r, col=c)
     fig.update_layout(title="Loss over iterations, every candidate (mean over folds)",
-                      height=max(380, 260 * len(row_values)))
+                      height=max(420, 260 * len(row_values)) + 20 * min(len(params), 12),
+                      legend={"orientation": "h", "yanchor": "top", "y": -0.15, "xanchor": "left", "x": 0})
     fig.update_xaxes(title_text="iteration", row=len(row_values))
     fig.update_yaxes(title_text="training loss", col=1)
     return apply_theme(fig, projection=projection)
@@ -187,6 +191,7 @@ def fig_error_vs_hidden_size(
                       yaxis_title="error (1 − score)")
     if max(all_x) >= 10 * min(all_x):
         fig.update_xaxes(type="log")
+    fig.update_xaxes(tickvals=sorted(set(all_x)))
     return apply_theme(fig, projection=projection)
 
 

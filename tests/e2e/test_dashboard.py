@@ -1,0 +1,53 @@
+"""A new user's path through the dashboard, in a real browser."""
+
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import screenshot, wait_until_idle
+
+
+def test_home_page_links_to_both_pages(page, app_url):
+    page.goto(app_url)
+    wait_until_idle(page)
+    expect(page.get_by_role("heading", name="Tuning Lab")).to_be_visible()
+    nav = page.get_by_test_id("stSidebarNav")
+    expect(nav.get_by_text("Playground")).to_be_visible()
+    expect(nav.get_by_text("Grid Search")).to_be_visible()
+    screenshot(page, "home")
+
+
+def test_playground_trains_a_network_and_compares_learning_rates(page, app_url):
+    page.goto(f"{app_url}/playground")
+    wait_until_idle(page)
+    page.get_by_test_id("stButton").get_by_text("Train", exact=True).click()
+    wait_until_idle(page)
+    expect(page.get_by_test_id("stMetric").filter(has_text="Test accuracy")).to_be_visible()
+    charts = page.get_by_test_id("stPlotlyChart")
+    expect(charts).to_have_count(3)  # data scatter, loss curve, decision boundary
+    expect(charts.nth(1).locator(".main-svg").first).to_be_visible()
+    screenshot(page, "playground")
+
+    page.get_by_test_id("stButton").get_by_text("Compare learning rates").click()
+    wait_until_idle(page)
+    expect(page.get_by_text("Too low creeps down")).to_be_visible()
+    expect(page.locator(".legendtext").filter(has_text="lr=0.0001")).to_be_visible()
+    screenshot(page, "playground-compare")
+
+
+def test_grid_search_runs_and_draws_every_chart(page, app_url):
+    page.goto(f"{app_url}/grid_search")
+    wait_until_idle(page)
+    expect(page.get_by_test_id("stMetric").filter(has_text="Fits")).to_contain_text("54")
+    page.get_by_test_id("stButton").get_by_text("Run search").click()
+    wait_until_idle(page)
+    best = page.get_by_test_id("stMetric").filter(has_text="best_score_")
+    expect(best).to_be_visible()
+    value = float(best.get_by_test_id("stMetricValue").inner_text())
+    assert 0.5 <= value <= 1.0
+    expect(page.get_by_test_id("stPlotlyChart").first.locator(".main-svg").first).to_be_visible()
+    screenshot(page, "grid-search")
+    for tab in ["Loss curves", "Heatmap", "Fit timeline", "cv_results_"]:
+        page.get_by_role("tab", name=tab).click()
+        wait_until_idle(page)
+    expect(page.get_by_test_id("stTabs").get_by_test_id("stDataFrame")).to_be_visible()
+    page.get_by_role("tab", name="Loss curves").click()
+    screenshot(page, "grid-search-loss-curves")
