@@ -9,7 +9,7 @@ import streamlit as st
 
 from pages.widgets import ALPHAS, LEARNING_RATES, cached_dataset, dataset_picker, error_boundary, show_dataset_summary
 from tuning.figures import fig_decision_boundary, fig_loss_curves
-from tuning.playground import compare_learning_rates, train_network
+from tuning.playground import compare_learning_rates, describe_comparison, train_network
 
 
 def network_controls() -> dict:
@@ -86,8 +86,7 @@ def page() -> None:
                 for rate, r in comparison.items()}
         chart.plotly_chart(fig_loss_curves(runs, title="Loss over iterations by learning rate", log_y=True),
                            theme=None, key="pg_compare_chart")
-        st.caption("Too low creeps down; a good rate drops fast and settles; too high overshoots and ends higher "
-                   "(clearest on digits: the loss axis is logarithmic).")
+        st.caption(describe_comparison(comparison) + " (The loss axis is logarithmic.)")
     else:
         chart.info("Set the network, then press **Train**.")
 

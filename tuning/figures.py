@@ -69,7 +69,7 @@ def fig_loss_curves(
     fig.update_layout(title=title, xaxis_title="iteration (epoch)", yaxis_title="training loss (log-loss)",
                       hovermode="x unified")
     if log_y:
-        fig.update_yaxes(type="log")
+        fig.update_yaxes(type="log", dtick="D2")
     return apply_theme(fig, projection=projection)
 
 

@@ -6,6 +6,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from sklearn.exceptions import ConvergenceWarning
@@ -131,3 +132,28 @@ def compare_learning_rates(
         if on_run is not None:
             on_run(float(rate), run)
     return runs
+
+
+def describe_comparison(runs: dict[float, NetworkRun]) -> str:
+    """Say in plain words what a learning-rate comparison shows, from its curves."""
+    finished = {rate: run for rate, run in runs.items() if run.loss_curve and not run.diverged}
+    sentences = []
+    diverged = [rate for rate, run in runs.items() if run.diverged]
+    if diverged:
+        sentences.append(f"lr={', '.join(f'{r:g}' for r in diverged)} diverged: the weights overflowed.")
+    if finished:
+        best = min(finished, key=lambda r: finished[r].loss_curve[-1])
+        sentences.append(f"lr={best:g} ends with the lowest training loss ({finished[best].loss_curve[-1]:.3f}).")
+        lowest = finished[best].loss_curve[-1]
+        for rate, run in finished.items():
+            curve = run.loss_curve
+            still_falling = curve[-1] < curve[-max(2, len(curve) // 10)]
+            jumps = any(b > 1.1 * a for a, b in pairwise(curve))
+            if rate < best and still_falling and curve[-1] > 2 * lowest:
+                sentences.append(f"lr={rate:g} is too low: after {len(curve)} epochs it is still creeping down.")
+            elif rate > best and jumps:
+                sentences.append(f"lr={rate:g} is too high: it overshoots, its loss jumping back up, "
+                                 f"and ends at {curve[-1]:.3f}.")
+            elif rate > best and curve[-1] > 2 * lowest:
+                sentences.append(f"lr={rate:g} is too high: it stalls at {curve[-1]:.3f}.")
+    return " ".join(sentences)

@@ -46,7 +46,7 @@ def test_playground_compares_learning_rates():
     at.multiselect(key="pg_rates").set_value([1e-4, 0.01, 1.0])
     at.button(key="pg_compare").click().run()
     assert not at.exception
-    assert any("Too low creeps down" in c.value for c in at.caption)
+    assert any("ends with the lowest training loss" in c.value for c in at.caption)
 
 
 def test_grid_search_runs_and_shows_best_score_and_charts():

@@ -28,7 +28,7 @@ def test_playground_trains_a_network_and_compares_learning_rates(page, app_url):
 
     page.get_by_test_id("stButton").get_by_text("Compare learning rates").click()
     wait_until_idle(page)
-    expect(page.get_by_text("Too low creeps down")).to_be_visible()
+    expect(page.get_by_text("ends with the lowest training loss")).to_be_visible()
     expect(page.locator(".legendtext").filter(has_text="lr=0.0001")).to_be_visible()
     screenshot(page, "playground-compare")
 

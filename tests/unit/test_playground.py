@@ -8,7 +8,7 @@ from sklearn.preprocessing import StandardScaler
 
 from tuning.datasets import Dataset, load_dataset
 from tuning.errors import DataError, SpecError
-from tuning.playground import compare_learning_rates, train_network
+from tuning.playground import NetworkRun, compare_learning_rates, describe_comparison, train_network
 
 MOONS = load_dataset({"name": "moons"})
 PARAMS = {"hidden_layer_sizes": [8], "max_iter": 20, "learning_rate_init": 0.01, "random_state": 0}
@@ -60,3 +60,26 @@ def test_learning_rate_lesson_too_low_creeps_too_high_stays_high():
     assert list(runs) == [1e-4, 0.01, 1.0]
     assert good[-1] < low[-1] and good[-1] < high[-1]
     assert low[0] - low[-1] < good[0] - good[-1]  # too low is still creeping down
+
+
+def _run(curve, diverged=False):
+    return NetworkRun(params={}, loss_curve=curve, train_score=1.0, test_score=1.0, n_iter=len(curve),
+                      converged=False, seconds=0.0, model=None, diverged=diverged)
+
+
+def test_comparison_is_described_from_the_curves():
+    text = describe_comparison({
+        1e-4: _run([2.0, 1.9, 1.8, 1.7]),           # still falling, far above the best
+        1e-2: _run([2.0, 0.5, 0.2, 0.1]),           # the best
+        1.0: _run([2.0, 3.0, 0.9, 1.2]),            # jumps back up
+        10.0: _run([2.0, 1e30], diverged=True),
+    })
+    assert "lr=10 diverged" in text
+    assert "lr=0.01 ends with the lowest training loss (0.100)" in text
+    assert "lr=0.0001 is too low" in text
+    assert "lr=1 is too high: it overshoots" in text
+
+
+def test_a_flat_comparison_claims_nothing_it_does_not_show():
+    text = describe_comparison({0.01: _run([1.0, 0.5, 0.4]), 0.1: _run([1.0, 0.45, 0.41])})
+    assert "too low" not in text and "too high" not in text
