@@ -17,6 +17,7 @@ from pages.widgets import (
     dataset_picker,
     error_boundary,
     find_search,
+    require_app_navigation,
     show_dataset_summary,
     start_or_join_search,
 )
@@ -126,6 +127,7 @@ def show_results(result: SearchResult, spec: ExperimentSpec) -> None:
 
 @error_boundary
 def page() -> None:
+    require_app_navigation()
     st.title("Grid Search")
     st.caption("GridSearchCV over MLPClassifier: the same scores, with every candidate's loss curve kept.")
     dataset_spec = dataset_picker()

@@ -7,7 +7,15 @@ import time
 
 import streamlit as st
 
-from pages.widgets import ALPHAS, LEARNING_RATES, cached_dataset, dataset_picker, error_boundary, show_dataset_summary
+from pages.widgets import (
+    ALPHAS,
+    LEARNING_RATES,
+    cached_dataset,
+    dataset_picker,
+    error_boundary,
+    require_app_navigation,
+    show_dataset_summary,
+)
 from tuning.figures import fig_decision_boundary, fig_loss_curves
 from tuning.playground import compare_learning_rates, describe_comparison, train_network
 
@@ -37,6 +45,7 @@ def network_controls() -> dict:
 
 @error_boundary
 def page() -> None:
+    require_app_navigation()
     st.title("Playground")
     st.caption("Train one network and watch its loss fall, epoch by epoch. Then compare learning rates.")
     dataset_spec = dataset_picker()

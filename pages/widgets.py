@@ -113,3 +113,18 @@ def find_search(spec: ExperimentSpec) -> SearchJob | None:
     lock, jobs = _job_registry()
     with lock:
         return jobs.get(spec.to_json())
+
+
+def require_app_navigation() -> None:
+    """Make a page opened by its own URL on a fresh server run inside ``app.py``'s navigation.
+
+    Streamlit starts in its legacy mode when a ``pages/`` folder sits beside the main
+    script, and stays there until ``st.navigation`` runs; a first visitor arriving at
+    ``/grid_search`` would get the page without the app around it. Leaving that mode and
+    rerunning serves the same URL through ``app.py``.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()

@@ -10,8 +10,8 @@ def test_home_page_links_to_both_pages(page, app_url):
     wait_until_idle(page)
     expect(page.get_by_role("heading", name="Tuning Lab")).to_be_visible()
     nav = page.get_by_test_id("stSidebarNav")
-    expect(nav.get_by_text("Playground")).to_be_visible()
-    expect(nav.get_by_text("Grid Search")).to_be_visible()
+    expect(nav.get_by_role("link", name="Playground")).to_be_visible()
+    expect(nav.get_by_role("link", name="Grid Search")).to_be_visible()
     screenshot(page, "home")
 
 
@@ -51,3 +51,28 @@ def test_grid_search_runs_and_draws_every_chart(page, app_url):
     expect(page.get_by_test_id("stTabs").get_by_test_id("stDataFrame")).to_be_visible()
     page.get_by_role("tab", name="Loss curves").click()
     screenshot(page, "grid-search-loss-curves")
+
+
+def _choose(page, widget_label: str, option: str) -> None:
+    """Pick an option of a selectbox or multiselect, as a user does: open it, click the option."""
+    page.locator("[data-testid='stSelectbox'], [data-testid='stMultiSelect']").filter(
+        has=page.get_by_text(widget_label, exact=True)).locator("input").first.click()
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_until_idle(page)
+
+
+def test_stop_keeps_the_finished_fits(page, app_url):
+    page.goto(f"{app_url}/grid_search")
+    wait_until_idle(page)
+    _choose(page, "Dataset", "digits")
+    _choose(page, "Hidden units", "128")
+    page.keyboard.press("Escape")
+    _choose(page, "max_iter (epochs)", "400")
+    page.keyboard.press("Escape")
+    page.get_by_test_id("stButton").get_by_text("Run search").click()
+    stop = page.get_by_test_id("stButton").get_by_text("Stop", exact=True)
+    expect(page.get_by_test_id("stProgress")).to_be_visible()
+    stop.click()
+    wait_until_idle(page)
+    expect(page.get_by_text("Stopped:")).to_be_visible()
+    expect(page.get_by_test_id("stProgress")).to_have_count(0)
