@@ -30,7 +30,7 @@ def apply_theme(fig: go.Figure, *, projection: bool = False) -> go.Figure:
         font={"size": base, "family": "Inter, Arial, sans-serif", "color": "#111111"},
         title={"font": {"size": base + 6}},
         legend={"font": {"size": base - 2}},
-        margin={"l": 70, "r": 30, "t": 70, "b": 60},
+        margin={"l": 70, "r": 30, "t": max(70, fig.layout.margin.t or 0), "b": 60},
         hoverlabel={"font": {"size": base}},
     )
     axis = {"title_font": {"size": base + 2 if projection else base},
@@ -113,27 +113,29 @@ def fig_candidate_losses(
     legend_names = [n for n in _varying(params) if n not in (rows, cols)]
     colour_by = next((n for n in legend_names if n != "max_iter"), None)
     colour_values = sorted({json.dumps(p.get(colour_by)) for p in params}, key=_sort_key) if colour_by else []
+    in_legend: set[str] = set()
     for index, (p, curve) in enumerate(zip(params, result.curves)):
         losses = _mean_curve(curve["folds"])
         if not losses:
             continue
         r = row_values.index(json.dumps(p.get(rows))) + 1 if rows else 1
         c = col_values.index(json.dumps(p.get(cols))) + 1 if cols else 1
-        label = format_params({n: p.get(n) for n in legend_names}) or format_params(p) or "candidate"
         bold = index == chosen
+        group = f"{colour_by}={json.dumps(p.get(colour_by))}" if colour_by else "candidates"
+        name = "★ " + ("<br>".join(f"{n}={json.dumps(p.get(n))}" for n in legend_names) or f"candidate {index}") \
+            if bold else group
         fig.add_trace(go.Scatter(
-            x=list(range(1, len(losses) + 1)), y=losses, mode="lines",
-            name=("★ " if bold else "") + label, legendgroup=label,
-            showlegend=not (rows or cols) or bold,
+            x=list(range(1, len(losses) + 1)), y=losses, mode="lines", name=name,
+            legendgroup="chosen" if bold else group, showlegend=bold or group not in in_legend,
             customdata=[index] * len(losses),
             hovertemplate=f"candidate {index}<br>{format_params(p)}<br>epoch %{{x}}: loss %{{y:.4f}}<extra></extra>",
             line={"width": 4 if bold else 1.8, "color": "#000000" if bold else OKABE_ITO[
                 colour_values.index(json.dumps(p.get(colour_by))) % 7 if colour_by else 0]},
             opacity=1.0 if bold else 0.55,
         ), row=r, col=c)
+        in_legend.add(group)
     fig.update_layout(title="Loss over iterations, every candidate (mean over folds)",
-                      height=max(420, 260 * len(row_values)) + 20 * min(len(params), 12),
-                      legend={"orientation": "h", "yanchor": "top", "y": -0.15, "xanchor": "left", "x": 0})
+                      height=max(420, 260 * len(row_values)))
     fig.update_xaxes(title_text="iteration", row=len(row_values))
     fig.update_yaxes(title_text="training loss", col=1)
     return apply_theme(fig, projection=projection)

@@ -46,6 +46,8 @@ def test_candidate_losses_overlay_draws_the_mean_over_folds_and_stars_the_best(r
     expected = np.mean([f["loss_curve"] for f in folds], axis=0)
     np.testing.assert_allclose(fig.data[0].y, expected)
     assert set(fig.data[0].customdata) == {0}
+    legend = [t.name for t in fig.data if t.showlegend is not False]
+    assert legend.count("hidden_layer_sizes=[2]") == 1 and sum(n.startswith("★") for n in legend) == 1
 
 
 def test_candidate_losses_small_multiples_put_each_value_pair_in_its_panel(result):
