@@ -121,10 +121,12 @@ def require_app_navigation() -> None:
     Streamlit starts in its legacy mode when a ``pages/`` folder sits beside the main
     script, and stays there until ``st.navigation`` runs; a first visitor arriving at
     ``/grid_search`` would get the page without the app around it. Leaving that mode and
-    rerunning serves the same URL through ``app.py``.
+    rerunning serves the same URL through ``app.py``. (AppTest resets that mode before
+    every run and drives the pages itself, so it is left alone there.)
     """
+    from streamlit import config
     from streamlit.runtime.pages_manager import PagesManager
 
-    if PagesManager.uses_pages_directory:
+    if PagesManager.uses_pages_directory and not config.get_option("global.appTest"):
         PagesManager.uses_pages_directory = False
         st.rerun()
