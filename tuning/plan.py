@@ -52,11 +52,14 @@ class Trajectory:
 
     def cost(self) -> float:
         """Relative training cost: epochs times the weights updated per sample."""
+        # a typical input and output width: only the ranking of trajectories matters
+        return self.max_iter * (self.n_weights(16, 4) + 200)
+
+    def n_weights(self, n_features: int, n_outputs: int) -> int:
+        """Weights of the network for this input and output width."""
         sizes = self.params.get("hidden_layer_sizes", _MLP_DEFAULTS["hidden_layer_sizes"])
         sizes = list(sizes) if isinstance(sizes, (list, tuple)) else [sizes]
-        layers = [16, *sizes, 4]  # a typical input and output width; only the ranking matters
-        weights = sum(a * b for a, b in pairwise(layers))
-        return self.max_iter * (weights + 200)
+        return sum(a * b for a, b in pairwise([n_features, *sizes, n_outputs]))
 
 
 @dataclass(frozen=True)
@@ -162,10 +165,6 @@ def estimate_seconds(plan: SearchPlan, *, n_samples: int, n_features: int, n_cla
     outputs = 1 if n_classes == 2 else n_classes
     total = 0.0
     for t in plan.trajectories:
-        sizes = t.params.get("hidden_layer_sizes", _MLP_DEFAULTS["hidden_layer_sizes"])
-        sizes = list(sizes) if isinstance(sizes, (list, tuple)) else [sizes]
-        layers = [n_features, *sizes, outputs]
-        weights = sum(a * b for a, b in pairwise(layers))
-        total += t.max_iter * plan.n_splits * (n_train * weights * 7e-10 + 3e-4)
+        total += t.max_iter * plan.n_splits * (n_train * t.n_weights(n_features, outputs) * 7e-10 + 3e-4)
     workers = max(1, min(n_jobs, len(plan.trajectories) * plan.n_splits))
     return 1.0 + total / workers
