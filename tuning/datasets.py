@@ -33,14 +33,22 @@ class Dataset:
         ``class_names[k]`` is the original name of class ``k``.
     description : str
         One sentence about where the data comes from.
+    numeric_columns, categorical_columns : list of str or None
+        Set for tables read from CSV (``X`` is then a DataFrame that may hold missing
+        values and text); None for the built-ins, whose ``X`` is all numbers.
+    report : dict or None
+        What loading did: the target used, columns dropped and why, missing values.
     """
 
     name: str
-    X: np.ndarray
+    X: Any
     y: np.ndarray
     feature_names: list[str]
     class_names: list[str]
     description: str = ""
+    numeric_columns: list[str] | None = None
+    categorical_columns: list[str] | None = None
+    report: dict[str, Any] | None = None
 
     @property
     def n_samples(self) -> int:
@@ -212,9 +220,7 @@ def normalize_dataset_spec(raw: Any) -> dict[str, Any]:
         raise SpecError("dataset", f"needs an object, got {describe_value(raw)}",
                         'Write e.g. {"name": "digits"}')
     if "csv" in raw:
-        # Room for the CSV source; the loader arrives with its own issue.
-        raise SpecError("dataset.csv", "CSV files are not supported yet",
-                        f"Use a built-in dataset: {', '.join(BUILTIN_DATASETS)}")
+        return _normalize_csv_spec(raw)
     name = raw.get("name")
     if name not in BUILTIN_DATASETS:
         raise SpecError("dataset.name", f"unknown dataset {describe_value(name)}",
@@ -232,19 +238,39 @@ def normalize_dataset_spec(raw: Any) -> dict[str, Any]:
     return normalized
 
 
+def _normalize_csv_spec(raw: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(raw) - {"csv", "target"})
+    if unknown:
+        raise SpecError(f"dataset.{unknown[0]}", "is not an option of a CSV dataset",
+                        'Its options are "csv" and "target"')
+    path, target = raw["csv"], raw.get("target")
+    if not isinstance(path, str) or not path.strip():
+        raise SpecError("dataset.csv", f"needs the path of a CSV file, got {describe_value(path)}",
+                        'Write e.g. {"csv": "data/my_table.csv", "target": "label"}')
+    if target is not None and not isinstance(target, str):
+        raise SpecError("dataset.target", f"needs a column name, got {describe_value(target)}",
+                        "Write the name of the column to predict, or leave it out to guess it")
+    return {"csv": path, "target": target}
+
+
 def load_dataset(dataset_spec: Mapping[str, Any]) -> Dataset:
     """Load (or generate) the dataset a spec names.
 
     Parameters
     ----------
     dataset_spec : mapping
-        ``{"name": NAME, **options}`` as in an experiment spec; defaults are filled in.
+        ``{"name": NAME, **options}`` as in an experiment spec (defaults are filled
+        in), or ``{"csv": PATH, "target": COLUMN}`` for a CSV file.
 
     Returns
     -------
     Dataset
     """
     normalized = normalize_dataset_spec(dataset_spec)
+    if "csv" in normalized:
+        from tuning.csv_source import load_csv  # the CSV reader builds on Dataset
+
+        return load_csv(normalized["csv"], target=normalized["target"])
     builtin = BUILTIN_DATASETS[normalized["name"]]
     options = {k: v for k, v in normalized.items() if k != "name"}
     return replace(builtin.make(**options), description=builtin.description)

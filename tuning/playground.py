@@ -17,8 +17,8 @@ from threadpoolctl import threadpool_limits
 
 from tuning.datasets import Dataset
 from tuning.errors import DataError, SpecError
+from tuning.pipeline import make_pipeline, make_preprocessor
 from tuning.spec import check_mlp_value
-from tuning.training import make_pipeline
 
 EpochCallback = Callable[[int, list[float]], None]
 
@@ -90,7 +90,7 @@ def train_network(
         raise DataError(f"{data.name} is too small to hold out {test_size:.0%} for testing ({exc})") from None
     mlp = _EpochReportingMLP(**params)
     mlp._on_epoch = on_epoch
-    model = make_pipeline(preprocess, mlp)
+    model = make_pipeline(make_preprocessor(data, preprocess), mlp)
     started = time.perf_counter()
     diverged = False
     with threadpool_limits(limits=1), warnings.catch_warnings(record=True) as caught:

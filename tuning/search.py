@@ -25,10 +25,11 @@ from threadpoolctl import threadpool_limits
 
 from tuning.datasets import Dataset, load_dataset
 from tuning.errors import DataError, SearchFailed, SpecError
+from tuning.pipeline import make_pipeline, make_preprocessor
 from tuning.plan import SearchPlan, Trajectory, plan_search
 from tuning.results import SearchResult, build_cv_results
 from tuning.spec import ExperimentSpec, parse_spec
-from tuning.training import FitRecord, UnitResult, fit_trajectory, make_pipeline
+from tuning.training import FitRecord, UnitResult, fit_trajectory
 
 # Scorers that only make sense for two classes, with what to use for more.
 _BINARY_ONLY_SCORERS = {
@@ -67,14 +68,19 @@ class _Collected:
     units: list[UnitResult] = field(default_factory=list)
 
 
-def sklearn_equivalent(spec: ExperimentSpec) -> tuple[Pipeline, list[dict[str, list[Any]]]]:
+def sklearn_equivalent(
+    spec: ExperimentSpec | dict[str, Any], data: Dataset | None = None
+) -> tuple[Pipeline, list[dict[str, list[Any]]]]:
     """The estimator and ``param_grid`` a plain ``GridSearchCV`` needs for this spec.
 
     ``GridSearchCV(estimator, param_grid, cv=spec.cv, scoring=spec.scoring)`` reports
     the same scores as :func:`run_search`; grid keys carry the pipeline prefix ``mlp__``.
+    ``data`` (loaded from the spec when omitted) decides the column handling of a CSV table.
     """
     spec = parse_spec(spec)
-    estimator = make_pipeline(spec.preprocess, MLPClassifier(**spec.estimator))
+    if data is None and "csv" in spec.dataset:
+        data = load_dataset(spec.dataset)
+    estimator = make_pipeline(make_preprocessor(data, spec.preprocess), MLPClassifier(**spec.estimator))
     grid = [{f"mlp__{k}": v for k, v in g.items()} for g in spec.param_grid]
     return estimator, grid
 
@@ -112,11 +118,12 @@ def _run_units(
 ) -> bool:
     """Evaluate every unit; return False when cancelled (finished units are kept)."""
     folds = list(StratifiedKFold(n_splits=spec.cv).split(data.X, data.y))
+    preprocessor = make_preprocessor(data, spec.preprocess)
     tasks = (
         delayed(fit_trajectory)(
             data.X, data.y, folds[u.fold][0], folds[u.fold][1],
             params=u.trajectory.params, candidates=u.trajectory.candidates,
-            checkpoints=u.trajectory.checkpoints, preprocess=spec.preprocess,
+            checkpoints=u.trajectory.checkpoints, preprocessor=preprocessor,
             scoring=spec.scoring, fold=u.fold, unit=u.index,
         )
         for u in _units(plan)
@@ -153,7 +160,7 @@ def _curves(plan: SearchPlan, records: list[FitRecord]) -> list[dict[str, Any]]:
 
 
 def _refit(spec: ExperimentSpec, data: Dataset, params: dict[str, Any]) -> Pipeline:
-    estimator, _ = sklearn_equivalent(spec)
+    estimator, _ = sklearn_equivalent(spec, data)
     estimator = clone(estimator).set_params(**{f"mlp__{k}": v for k, v in params.items()})
     with threadpool_limits(limits=1), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

@@ -16,22 +16,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import check_scoring
 from sklearn.neural_network import MLPClassifier
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
+
+from tuning.pipeline import make_pipeline
 
 # The state an MLPClassifier has after a fit, besides its weights, that depends on
 # how many epochs ran; copied at each checkpoint.
 _EPOCH_STATE = ("n_iter_", "t_", "loss_", "best_loss_", "best_validation_score_", "_no_improvement_count")
-
-
-def make_pipeline(preprocess: str, mlp: MLPClassifier) -> Pipeline:
-    """The estimator a spec describes: an optional scaler, then the network."""
-    steps: list[tuple[str, Any]] = [("scale", StandardScaler())] if preprocess == "standard" else []
-    return Pipeline([*steps, ("mlp", mlp)])
 
 
 @dataclass
@@ -123,8 +118,13 @@ def _failure(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
+def _rows(X: Any, index: np.ndarray) -> Any:
+    """Rows of an array or a DataFrame, as scikit-learn's own indexing takes them."""
+    return X.iloc[index] if hasattr(X, "iloc") else X[index]
+
+
 def fit_trajectory(
-    X: np.ndarray,
+    X: Any,
     y: np.ndarray,
     train: np.ndarray,
     test: np.ndarray,
@@ -132,7 +132,7 @@ def fit_trajectory(
     params: dict[str, Any],
     candidates: tuple[int, ...],
     checkpoints: tuple[int, ...],
-    preprocess: str,
+    preprocessor: Any | None,
     scoring: str,
     fold: int,
     unit: int = 0,
@@ -141,13 +141,15 @@ def fit_trajectory(
 
     Parameters
     ----------
-    X, y : ndarray
+    X : ndarray or DataFrame
+    y : ndarray
         The whole dataset; ``train`` and ``test`` index into it.
     params : dict
         ``MLPClassifier`` parameters of the long run.
     candidates, checkpoints : tuple of int
         Candidate indices and, aligned, the ``max_iter`` each candidate asks for.
-    preprocess : {"standard", "none"}
+    preprocessor : transformer or None
+        Unfitted preprocessing (see :func:`tuning.pipeline.make_preprocessor`).
     scoring : str
         A scikit-learn scorer name.
     fold, unit : int
@@ -162,12 +164,12 @@ def fit_trajectory(
     start_wall = time.time()
     started = time.perf_counter()
     worker = worker_name()
-    X_train, y_train, X_test, y_test = X[train], y[train], X[test], y[test]
+    X_train, y_train, X_test, y_test = _rows(X, train), y[train], _rows(X, test), y[test]
     mlp = _CheckpointingMLP(**params)
     mlp._checkpoint_epochs = set(checkpoints)
     mlp._snapshots = {}
     mlp._started = started
-    pipeline = make_pipeline(preprocess, mlp)
+    pipeline = make_pipeline(None if preprocessor is None else clone(preprocessor), mlp)
     error: str | None = None
     # One BLAS thread: a fit's floating-point sums must not depend on where it runs.
     with threadpool_limits(limits=1), warnings.catch_warnings(record=True) as caught:
@@ -209,9 +211,7 @@ def fit_trajectory(
                     record.fit_error = ("ValueError: Solver produced non-finite parameter weights. "
                                         "The input data may contain large values and need to be preprocessed.")
                 else:
-                    scored = make_pipeline(preprocess, model)
-                    if preprocess == "standard":
-                        scored.steps[0] = ("scale", pipeline.named_steps["scale"])
+                    scored = make_pipeline(pipeline.named_steps.get("prep"), model)
                     score_started = time.perf_counter()
                     try:
                         record.test_score = float(scorer(scored, X_test, y_test))

@@ -60,9 +60,12 @@ def test_name_alone_is_accepted_and_defaults_filled():
     assert normalize_dataset_spec("xor") == {"name": "xor", "n_samples": 300, "noise": 0.1, "random_state": 0}
 
 
-def test_csv_source_is_refused_clearly_until_supported():
-    with pytest.raises(SpecError, match="CSV files are not supported yet"):
-        normalize_dataset_spec({"csv": "data.csv", "target": "y"})
+def test_csv_source_is_checked_before_reading():
+    assert normalize_dataset_spec({"csv": "data.csv"}) == {"csv": "data.csv", "target": None}
+    with pytest.raises(SpecError, match=r"dataset.csv: needs the path of a CSV file, got 3 \(int\)"):
+        normalize_dataset_spec({"csv": 3})
+    with pytest.raises(SpecError, match=r"dataset.sep: is not an option of a CSV dataset"):
+        normalize_dataset_spec({"csv": "a.csv", "sep": ";"})
 
 
 def test_list_datasets_describes_every_option():

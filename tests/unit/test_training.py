@@ -67,7 +67,7 @@ def test_fit_trajectory_records_match_independent_fits(solver, early_stopping, t
     params = _params(solver, early_stopping, tol)
     checkpoints = (5, 12, 40)
     unit = fit_trajectory(X_WINE, Y_WINE, TRAIN, TEST, params={**params, "max_iter": 40},
-                          candidates=(7, 8, 9), checkpoints=checkpoints, preprocess="none",
+                          candidates=(7, 8, 9), checkpoints=checkpoints, preprocessor=None,
                           scoring="accuracy", fold=2, unit=4)
     assert [r.candidate for r in unit.records] == [7, 8, 9]
     for record, k in zip(unit.records, checkpoints):
@@ -89,7 +89,7 @@ def test_fit_trajectory_records_match_independent_fits(solver, early_stopping, t
 def test_lbfgs_reports_iterations_and_convergence_like_a_plain_fit(max_iter):
     params = dict(hidden_layer_sizes=[8], solver="lbfgs", random_state=0, max_iter=max_iter)
     unit = fit_trajectory(X_SCALED, Y_WINE, TRAIN, TEST, params=params, candidates=(0,), checkpoints=(max_iter,),
-                          preprocess="none", scoring="accuracy", fold=0)
+                          preprocessor=None, scoring="accuracy", fold=0)
     (record,) = unit.records
     reference, converged = _plain_fit(params, max_iter, X_SCALED[TRAIN], Y_WINE[TRAIN])
     assert record.test_score == accuracy_score(Y_WINE[TEST], reference.predict(X_SCALED[TEST]))
@@ -102,7 +102,7 @@ def test_a_failing_fit_is_recorded_with_nan_scores_not_raised():
     with pytest.raises(ValueError) as plain_failure:
         MLPClassifier(**params).fit(X_WINE[TRAIN[:30]], Y_WINE[TRAIN[:30]])
     unit = fit_trajectory(X_WINE, Y_WINE, TRAIN[:30], TEST, params=params, candidates=(0,), checkpoints=(5,),
-                          preprocess="standard", scoring="accuracy", fold=0)
+                          preprocessor=StandardScaler(), scoring="accuracy", fold=0)
     (record,) = unit.records
     assert np.isnan(record.test_score) and np.isnan(record.train_score)
     assert str(plain_failure.value) in record.fit_error
@@ -114,7 +114,7 @@ def test_diverging_weights_fail_the_checkpoints_that_diverged_only():
     params = dict(hidden_layer_sizes=[8], solver="sgd", learning_rate_init=10.0,
                   random_state=0, max_iter=30, activation="identity", tol=0.0, n_iter_no_change=1000)
     unit = fit_trajectory(X_big, Y_WINE, TRAIN, TEST, params=params, candidates=(0, 1), checkpoints=(1, 30),
-                          preprocess="none", scoring="accuracy", fold=0)
+                          preprocessor=None, scoring="accuracy", fold=0)
     first, last = unit.records
     with threadpool_limits(limits=1), warnings.catch_warnings():
         warnings.simplefilter("ignore")
