@@ -21,6 +21,7 @@ from typing import TextIO
 
 import joblib
 
+from tuning.csv_source import csv_summary, load_csv
 from tuning.datasets import list_datasets
 from tuning.errors import TuningError
 from tuning.search import Progress, run_search
@@ -115,6 +116,12 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    data = load_csv(args.file, target=args.target)
+    print(json.dumps(csv_summary(data), indent=2, ensure_ascii=False))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tuning", description="Tuning Lab: grid searches over MLPClassifier."
@@ -132,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     datasets = commands.add_parser("datasets", help="list the built-in datasets and their options")
     datasets.add_argument("--json", action="store_true", help="print JSON")
     datasets.set_defaults(handler=_cmd_datasets)
+    inspect = commands.add_parser("inspect", help="check a CSV file and print what training on it would use")
+    inspect.add_argument("file", help="a CSV file")
+    inspect.add_argument("--target", help="the column to predict (default: guessed)")
+    inspect.set_defaults(handler=_cmd_inspect)
     return parser
 
 

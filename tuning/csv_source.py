@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Mapping
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,8 +100,9 @@ def guess_target(columns: list[str]) -> str:
     return columns[-1]
 
 
-def _is_missing(series: pd.Series) -> pd.Series:
-    return series.isna() | series.astype(str).str.strip().str.lower().isin(MISSING_MARKERS)
+def _missing_mask(frame: pd.DataFrame) -> pd.DataFrame:
+    """True where a cell is empty or a common missing marker (NA, ?, null…)."""
+    return frame.isna() | frame.apply(lambda column: column.astype(str).str.strip().str.lower().isin(MISSING_MARKERS))
 
 
 def _numeric(series: pd.Series) -> pd.Series | None:
@@ -158,8 +159,15 @@ def read_csv(raw: bytes, *, name: str = "the file", target: str | None = None,
         raise DataError(f"{name} is empty. Choose a CSV file with a header row and data rows")
     _sniff_format(raw, name)
     text, encoding = _decode(raw, name)
-    lines = [line for line in text.splitlines() if line.strip()]
+    lines = [line for line in re.split(r"\r\n|\r|\n", text) if line.strip()]
+    if not lines:
+        raise DataError(f"{name} is empty. Choose a CSV file with a header row and data rows")
     delimiter = _delimiter(lines[:50])
+    header = [c.strip() for c in next(csv.reader(lines[:1], delimiter=delimiter))]
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        raise DataError(f"{name} has repeated column names: {', '.join(map(repr, repeated))}. "
+                        "Give every column its own name")
     try:
         frame = pd.read_csv(io.StringIO("\n".join(lines)), sep=delimiter, dtype=str, keep_default_na=False,
                             skipinitialspace=True, engine="python")
@@ -170,9 +178,6 @@ def read_csv(raw: bytes, *, name: str = "the file", target: str | None = None,
     if frame.shape[1] < 2:
         raise DataError(f"{name} has only one column ({frame.columns[0]!r}). A table needs feature columns and "
                         "a target column, separated by commas, semicolons or tabs")
-    if len(set(frame.columns)) < len(frame.columns):
-        dupes = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
-        raise DataError(f"{name} has repeated column names: {', '.join(map(repr, dupes))}. Rename them")
     if frame.shape[1] > limits.max_columns:
         raise DataError(f"{name} has {frame.shape[1]:,} columns, above the limit of {limits.max_columns:,}. "
                         "Keep the columns you need")
@@ -187,7 +192,7 @@ def read_csv(raw: bytes, *, name: str = "the file", target: str | None = None,
         target = guess_target(columns)
     elif target not in columns:
         raise DataError(f"{name} has no column {target!r}. Its columns are: {', '.join(map(repr, columns))}")
-    frame = frame.mask(_is_missing(frame).to_numpy(), np.nan)
+    frame = frame.mask(_missing_mask(frame).to_numpy(), np.nan)
 
     missing_target = int(frame[target].isna().sum())
     frame = frame[frame[target].notna()].reset_index(drop=True)
@@ -286,5 +291,4 @@ def describe_preprocessing(data: Dataset, preprocess: str) -> list[str]:
 
 def csv_summary(data: Dataset, preprocess: str = "standard") -> dict[str, Any]:
     """The summary shown before training, JSON-ready."""
-    report: Mapping[str, Any] = data.report or {}
-    return {**data.summary(), **report, "preprocessing": describe_preprocessing(data, preprocess)}
+    return {**data.summary(), "preprocessing": describe_preprocessing(data, preprocess)}

@@ -71,6 +71,7 @@ class Dataset:
             "n_classes": len(self.class_names),
             "classes": dict(zip(self.class_names, self.class_counts)),
             "description": self.description,
+            **(self.report or {}),
         }
 
 

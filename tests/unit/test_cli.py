@@ -92,3 +92,42 @@ def test_datasets_lists_every_builtin():
     assert names == ["iris", "wine", "breast_cancer", "digits", "moons", "circles", "xor", "spirals", "blobs"]
     text = run_cli("datasets").stdout
     assert "noise" in text and "digits" in text
+
+
+CSV = ROOT / "tests" / "data" / "csv"
+
+
+def test_inspect_prints_the_summary_as_json():
+    proc = run_cli("inspect", CSV / "good_missing_markers.csv")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["target"] == "species" and summary["n_samples"] == 30
+    assert summary["missing_values"] == {"sepal_length": 2, "sepal_width": 1, "colour": 1}
+
+
+@pytest.mark.parametrize(("name", "target", "message"), [
+    ("image_named.csv", None, "is a PNG image, not a CSV file"),
+    ("good_comma.csv", "kind", "has no column 'kind'"),
+    ("regression_target.csv", None, "looks continuous"),
+])
+def test_inspect_refuses_bad_files_with_one_line(name, target, message):
+    proc = run_cli("inspect", CSV / name, *(["--target", target] if target else []))
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith("error: ") and message in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_run_refuses_a_bad_csv_the_same_way(tmp_path):
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"dataset": {"csv": str(CSV / "single_class.csv")}, "param_grid": {"max_iter": [5]}}))
+    proc = run_cli("run", spec, "--out", tmp_path / "r.json")
+    assert proc.returncode == 2 and "has a single class ('same')" in proc.stderr
+
+
+def test_run_trains_on_a_csv(tmp_path):
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"dataset": {"csv": str(CSV / "good_comma.csv"), "target": "species"}, "cv": 3,
+                                "param_grid": {"max_iter": [5, 10]}}))
+    proc = run_cli("run", spec, "--out", tmp_path / "r.json", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["dataset"]["target"] == "species" and len(result["cv_results"]["params"]) == 2

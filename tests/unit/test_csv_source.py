@@ -1,0 +1,141 @@
+"""Every file either loads or is refused with one clear message: a corpus of awkward CSV files."""
+
+import contextlib
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tuning.csv_source import CsvLimits, csv_summary, load_csv, read_csv
+from tuning.errors import DataError, SpecError
+from tuning.search import run_search
+
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "csv"
+EXPECTED = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("case", sorted(EXPECTED))
+def test_corpus_file_loads_or_is_refused_as_expected(case):
+    facts = EXPECTED[case]
+    path = CORPUS / facts.get("file", case)
+    if facts["error"]:
+        with pytest.raises(DataError) as info:
+            load_csv(path, target=facts.get("target_option"))
+        message = str(info.value)
+        assert facts["error"] in message
+        assert "\n" not in message and "Traceback" not in message
+        return
+    data = load_csv(path, target=facts.get("target_option"))
+    report = data.report
+    assert data.n_samples == facts["rows"] == len(data.y)
+    for key, field in [("target", "target"), ("delimiter", "delimiter"), ("encoding", "encoding")]:
+        if key in facts:
+            assert report[field] == facts[key]
+    if "numeric" in facts:
+        assert report["numeric_columns"] == facts["numeric"]
+    if "categorical" in facts:
+        assert report["categorical_columns"] == facts["categorical"]
+    if "classes" in facts:
+        assert len(data.class_names) == facts["classes"]
+    if "class_names" in facts:
+        assert data.class_names == facts["class_names"]
+    if "dropped" in facts:
+        assert sorted(report["dropped_columns"]) == facts["dropped"]
+    if "missing" in facts:
+        assert report["missing_values"] == facts["missing"]
+    if "rows_dropped" in facts:
+        assert report["rows_dropped_missing_target"] == facts["rows_dropped"]
+    assert set(np.unique(data.y)) == set(range(len(data.class_names)))
+
+
+def test_the_corpus_is_large_enough():
+    assert len(EXPECTED) >= 25
+    assert sum(1 for f in EXPECTED.values() if f["error"]) >= 12
+
+
+def test_target_is_label_encoded_and_class_names_kept():
+    data = load_csv(CORPUS / "good_comma.csv")
+    assert data.class_names == ["setosa", "versicolor", "virginica"]
+    assert [data.class_names[k] for k in data.y[:3]] == ["setosa", "versicolor", "virginica"]
+
+
+def test_size_caps_name_the_numbers():
+    raw = (CORPUS / "good_comma.csv").read_bytes()
+    with pytest.raises(DataError, match=r"has 30 rows, above the limit of 20"):
+        read_csv(raw, name="x.csv", limits=CsvLimits(max_rows=20))
+    with pytest.raises(DataError, match=r"has 4 columns, above the limit of 3"):
+        read_csv(raw, name="x.csv", limits=CsvLimits(max_columns=3))
+    with pytest.raises(DataError, match=rf"is {len(raw):,} bytes, above the limit of 100"):
+        read_csv(raw, name="x.csv", limits=CsvLimits(max_bytes=100))
+
+
+def test_missing_file_and_folder_are_clear(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        load_csv(tmp_path / "nope.csv")
+    with pytest.raises(DataError, match="is a folder"):
+        load_csv(tmp_path)
+
+
+def test_summary_says_what_preprocessing_will_do():
+    summary = csv_summary(load_csv(CORPUS / "good_missing_markers.csv"))
+    assert summary["n_samples"] == 30 and summary["classes"] == {"setosa": 10, "versicolor": 10, "virginica": 10}
+    assert summary["preprocessing"] == [
+        "2 numeric column(s): fill missing values with the median, then standardise",
+        "1 categorical column(s): fill missing values with the most frequent one, then one-hot encode"]
+
+
+def test_a_csv_search_equals_gridsearchcv_with_the_same_pipeline():
+    from sklearn.model_selection import GridSearchCV
+    from threadpoolctl import threadpool_limits
+
+    from tuning.search import sklearn_equivalent
+
+    spec = {"dataset": {"csv": str(CORPUS / "good_missing_markers.csv")}, "cv": 3,
+            "param_grid": {"hidden_layer_sizes": [[4]], "max_iter": [5, 20]}}
+    result = run_search(spec, n_jobs=1)
+    estimator, grid = sklearn_equivalent(spec)
+    data = load_csv(CORPUS / "good_missing_markers.csv")
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = GridSearchCV(estimator, grid, cv=3).fit(data.X, data.y)
+    np.testing.assert_allclose(result.cv_results["mean_test_score"], reference.cv_results_["mean_test_score"],
+                               rtol=0, atol=1e-9)
+    assert result.dataset["n_samples"] == 30
+
+
+def test_a_class_smaller_than_the_folds_says_how_many_are_needed(tmp_path):
+    path = tmp_path / "rare.csv"
+    rows = [f"{i},{'common' if i > 1 else 'rare'}" for i in range(20)]
+    path.write_text("x,label\n" + "\n".join(rows) + "\n")
+    with pytest.raises(SpecError, match=r"5 folds need at least 5 rows of every class, but class 'rare' .* has only 2"):
+        run_search({"dataset": {"csv": str(path)}, "param_grid": {"max_iter": [5]}})
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=600))
+def test_random_bytes_raise_nothing_but_data_error(raw):
+    with contextlib.suppress(DataError):
+        read_csv(raw, name="fuzz.csv")
+
+
+cells = st.one_of(st.integers(-5, 5).map(str), st.floats(allow_nan=False, width=16).map(str),
+                  st.sampled_from(["", "NA", "?", "a", "b", "x y", '"q"', "é", "1e3", "inf"]))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(1, 5), st.integers(0, 30), st.sampled_from([",", ";", "\t"]), st.data())
+def test_random_csv_shapes_raise_nothing_but_data_error(n_columns, n_rows, delimiter, data):
+    header = delimiter.join(data.draw(st.lists(st.sampled_from(["a", "b", "c", "label", "y", " ", "a"]),
+                                               min_size=n_columns, max_size=n_columns)))
+    rows = [delimiter.join(data.draw(st.lists(cells, min_size=1, max_size=n_columns + 1))) for _ in range(n_rows)]
+    raw = ("\n".join([header, *rows]) + "\n").encode()
+    try:
+        loaded = read_csv(raw, name="fuzz.csv")
+    except DataError:
+        return
+    assert isinstance(loaded.X, pd.DataFrame) and len(loaded.X) == len(loaded.y) >= 10
