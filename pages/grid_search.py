@@ -13,12 +13,10 @@ import streamlit as st
 from pages.widgets import (
     ALPHAS,
     LEARNING_RATES,
-    cached_dataset,
-    dataset_picker,
+    choose_dataset,
     error_boundary,
     find_search,
     require_app_navigation,
-    show_dataset_summary,
     start_or_join_search,
 )
 from tuning.figures import fig_candidate_losses, fig_error_vs_hidden_size, fig_fit_timeline, fig_score_heatmap
@@ -130,9 +128,7 @@ def page() -> None:
     require_app_navigation()
     st.title("Grid Search")
     st.caption("GridSearchCV over MLPClassifier: the same scores, with every candidate's loss curve kept.")
-    dataset_spec = dataset_picker()
-    data = cached_dataset(json.dumps(dataset_spec, sort_keys=True))
-    show_dataset_summary(data)
+    dataset_spec, data = choose_dataset()
     spec = parse_spec(grid_controls(dataset_spec))
     show_cost(spec, data)
 

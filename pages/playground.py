@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 
 import streamlit as st
@@ -10,11 +9,9 @@ import streamlit as st
 from pages.widgets import (
     ALPHAS,
     LEARNING_RATES,
-    cached_dataset,
-    dataset_picker,
+    choose_dataset,
     error_boundary,
     require_app_navigation,
-    show_dataset_summary,
 )
 from tuning.figures import fig_decision_boundary, fig_loss_curves
 from tuning.playground import compare_learning_rates, describe_comparison, train_network
@@ -48,9 +45,7 @@ def page() -> None:
     require_app_navigation()
     st.title("Playground")
     st.caption("Train one network and watch its loss fall, epoch by epoch. Then compare learning rates.")
-    dataset_spec = dataset_picker()
-    data = cached_dataset(json.dumps(dataset_spec, sort_keys=True))
-    show_dataset_summary(data)
+    _, data = choose_dataset()
     params = network_controls()
 
     train_col, compare_col = st.columns([1, 2])
@@ -88,7 +83,7 @@ def page() -> None:
         m4.metric("Time", f"{run.seconds:.2f} s")
         if run.diverged:
             st.warning("Training diverged: the weights overflowed. Lower the learning rate.")
-        elif data.n_features == 2:
+        elif data.is_plane:
             st.plotly_chart(fig_decision_boundary(run.model, data), theme=None, key="pg_boundary")
     elif comparison is not None:
         runs = {f"lr={rate:g}" + (" (diverged)" if r.diverged else f", test acc {r.test_score:.2f}"): r.loss_curve

@@ -14,8 +14,9 @@ from typing import Any
 
 import streamlit as st
 
+from tuning.csv_source import csv_columns, describe_preprocessing, guess_target, read_csv, save_upload
 from tuning.datasets import BUILTIN_DATASETS, Dataset, load_dataset
-from tuning.errors import TuningError
+from tuning.errors import DataError, TuningError
 from tuning.figures import fig_dataset_scatter
 from tuning.jobs import SearchJob
 from tuning.spec import ExperimentSpec
@@ -49,41 +50,102 @@ def cached_dataset(dataset_json: str) -> Dataset:
     return load_dataset(json.loads(dataset_json))
 
 
-def dataset_picker() -> dict[str, Any]:
-    """Sidebar widgets for the dataset and its options; returns the dataset spec."""
-    with st.sidebar:
-        st.header("Dataset")
-        names = list(BUILTIN_DATASETS)
-        name = st.selectbox("Dataset", names, index=names.index("moons"), key="dataset_name",
-                            format_func=lambda n: n.replace("_", " "),
-                            help="Bundled with scikit-learn or generated; nothing is downloaded.")
-        builtin = BUILTIN_DATASETS[name]
-        spec: dict[str, Any] = {"name": name}
-        options = builtin.options
-        if "n_samples" in options:
-            spec["n_samples"] = st.slider("Samples", 50, 2000, options["n_samples"].default, step=50,
-                                          key="dataset_n_samples")
-        if "noise" in options:
-            spec["noise"] = st.slider("Noise", 0.0, float(min(options["noise"].high, 2.0)),
-                                      float(options["noise"].default), step=0.05, key="dataset_noise")
-        if "centers" in options:
-            spec["centers"] = st.slider("Classes", 2, 6, options["centers"].default, key="dataset_centers")
-        if "random_state" in options:
-            spec["random_state"] = int(st.number_input("Data seed", 0, 10_000, 0, key="dataset_seed"))
-        st.caption(builtin.description)
+UPLOAD = "upload"
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def cached_csv(raw: bytes, name: str, target: str | None) -> Dataset:
+    """Parse an uploaded CSV once per content and target."""
+    return read_csv(raw, name=name, target=target)
+
+
+def _builtin_options(name: str) -> dict[str, Any]:
+    builtin = BUILTIN_DATASETS[name]
+    spec: dict[str, Any] = {"name": name}
+    options = builtin.options
+    if "n_samples" in options:
+        spec["n_samples"] = st.slider("Samples", 50, 2000, options["n_samples"].default, step=50,
+                                      key="dataset_n_samples")
+    if "noise" in options:
+        spec["noise"] = st.slider("Noise", 0.0, float(min(options["noise"].high, 2.0)),
+                                  float(options["noise"].default), step=0.05, key="dataset_noise")
+    if "centers" in options:
+        spec["centers"] = st.slider("Classes", 2, 6, options["centers"].default, key="dataset_centers")
+    if "random_state" in options:
+        spec["random_state"] = int(st.number_input("Data seed", 0, 10_000, 0, key="dataset_seed"))
+    st.caption(builtin.description)
     return spec
 
 
-def show_dataset_summary(data: Dataset) -> None:
-    """Rows, features and classes, and the scatter for 2-D data."""
+def _uploaded_csv() -> tuple[dict[str, Any], Dataset]:
+    """The upload widget and target choice; stops the page with one message for a bad file."""
+    upload = st.file_uploader("Your CSV file", key="dataset_csv",
+                              help="A header row, one row per example, commas, semicolons or tabs.")
+    if upload is None:
+        st.info("Upload a CSV file, or choose a built-in dataset.")
+        st.stop()
+    raw = upload.getvalue()
+    try:
+        columns = csv_columns(raw, name=upload.name)
+        target = st.selectbox("Target column", columns, index=columns.index(guess_target(columns)),
+                              key="dataset_csv_target", help="The column to predict")
+        data = cached_csv(raw, upload.name, target)
+    except DataError as exc:
+        st.error(str(exc), icon=":material/block:")
+        st.stop()
+    return {"csv": str(save_upload(raw, upload.name)), "target": target}, data
+
+
+def choose_dataset() -> tuple[dict[str, Any], Dataset]:
+    """Sidebar: pick a built-in (with its options) or upload a CSV; show its summary.
+
+    Returns the spec's ``dataset`` field and the loaded data.
+    """
     with st.sidebar:
-        counts = ", ".join(f"{name}: {n}" for name, n in zip(data.class_names, data.class_counts))
-        st.caption(f"**{data.n_samples}** rows · **{data.n_features}** features · "
-                   f"**{len(data.class_names)}** classes ({counts})")
-        if data.n_features == 2:
-            fig = fig_dataset_scatter(data)
-            fig.update_layout(height=260, margin={"l": 10, "r": 10, "t": 40, "b": 10}, showlegend=False)
-            st.plotly_chart(fig, theme=None, key="dataset_scatter", config={"displayModeBar": False})
+        st.header("Dataset")
+        names = [*BUILTIN_DATASETS, UPLOAD]
+        name = st.selectbox("Dataset", names, index=names.index("moons"), key="dataset_name",
+                            format_func=lambda n: "Upload a CSV…" if n == UPLOAD else n.replace("_", " "),
+                            help="Bundled with scikit-learn, generated, or your own CSV; nothing is downloaded.")
+        if name == UPLOAD:
+            spec, data = _uploaded_csv()
+        else:
+            spec = _builtin_options(name)
+            data = cached_dataset(json.dumps(spec, sort_keys=True))
+        _show_summary(data)
+    if data.report:
+        show_csv_report(data)
+    return spec, data
+
+
+def _show_summary(data: Dataset) -> None:
+    """Rows, features and class counts (names as plain text), and the scatter for 2-D data."""
+    st.caption(f"{data.n_samples} rows · {data.n_features} features · {len(data.class_names)} classes")
+    st.dataframe({"class": data.class_names, "rows": data.class_counts}, hide_index=True, key="dataset_classes",
+                 height=min(38 + 35 * len(data.class_names), 250))
+    if data.is_plane:
+        fig = fig_dataset_scatter(data)
+        fig.update_layout(height=260, margin={"l": 10, "r": 10, "t": 40, "b": 10}, showlegend=False)
+        st.plotly_chart(fig, theme=None, key="dataset_scatter", config={"displayModeBar": False})
+
+
+def show_csv_report(data: Dataset) -> None:
+    """What loading a CSV did and what the pipeline will do; every name shown as plain text."""
+    report = data.report or {}
+    with st.expander(f"About this file: {data.n_samples} rows, target column {report['target']!r}",
+                     expanded=False):
+        columns = [{"column": c, "kind": "numeric", "missing": report["missing_values"].get(c, 0)}
+                   for c in report["numeric_columns"]]
+        columns += [{"column": c, "kind": "categorical", "missing": report["missing_values"].get(c, 0)}
+                    for c in report["categorical_columns"]]
+        columns += [{"column": c, "kind": f"dropped: {why}", "missing": None}
+                    for c, why in report["dropped_columns"].items()]
+        st.dataframe(columns, hide_index=True, key="csv_columns")
+        notes = [f"Read as {report['encoding']}, {report['delimiter']}-separated."]
+        if report["rows_dropped_missing_target"]:
+            notes.append(f"{report['rows_dropped_missing_target']} row(s) without a target value are dropped.")
+        notes += [f"Pipeline: {step}." for step in describe_preprocessing(data, "standard")]
+        st.text("\n".join(notes))
 
 
 @st.cache_resource(show_spinner=False)

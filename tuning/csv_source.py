@@ -9,9 +9,11 @@ learnt from the test folds leaks into training.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import os
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,6 +126,43 @@ def _looks_continuous(values: pd.Series) -> bool:
     return bool(fractional and distinct > 10) or distinct > max(20, 0.5 * len(numbers))
 
 
+def _text(raw: bytes, name: str, limits: CsvLimits) -> tuple[list[str], str, str, list[str]]:
+    """Non-blank lines, encoding, delimiter and header of a CSV file, or a DataError."""
+    if len(raw) > limits.max_bytes:
+        raise DataError(f"{name} is {len(raw):,} bytes, above the limit of {limits.max_bytes:,}. "
+                        "Use a sample of the rows")
+    if not raw.strip():
+        raise DataError(f"{name} is empty. Choose a CSV file with a header row and data rows")
+    _sniff_format(raw, name)
+    text, encoding = _decode(raw, name)
+    lines = [line for line in re.split(r"\r\n|\r|\n", text) if line.strip()]
+    if not lines:
+        raise DataError(f"{name} is empty. Choose a CSV file with a header row and data rows")
+    delimiter = _delimiter(lines[:50])
+    header = [c.strip() for c in next(csv.reader(lines[:1], delimiter=delimiter))]
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        raise DataError(f"{name} has repeated column names: {', '.join(map(repr, repeated))}. "
+                        "Give every column its own name")
+    return lines, encoding, delimiter, header
+
+
+def csv_columns(raw: bytes, *, name: str = "the file", limits: CsvLimits | None = None) -> list[str]:
+    """The header of a CSV file (to choose the target from), or a DataError."""
+    return _text(raw, name, limits or CsvLimits.from_env())[3]
+
+
+def save_upload(raw: bytes, name: str, folder: str | Path | None = None) -> Path:
+    """Keep an uploaded file under a name made from its content, so a spec can point at it."""
+    folder = Path(folder or os.environ.get("TUNING_UPLOAD_DIR") or Path(tempfile.gettempdir()) / "tuning-lab-uploads")
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(name).stem)[:40] or "upload"
+    path = folder / f"{stem}-{hashlib.sha256(raw).hexdigest()[:16]}.csv"
+    if not path.exists():
+        path.write_bytes(raw)
+    return path
+
+
 def read_csv(raw: bytes, *, name: str = "the file", target: str | None = None,
              limits: CsvLimits | None = None) -> Dataset:
     """Parse CSV bytes into a dataset with a label-encoded target.
@@ -152,22 +191,7 @@ def read_csv(raw: bytes, *, name: str = "the file", target: str | None = None,
         For every file that cannot be used as it is, with the fix in the message.
     """
     limits = limits or CsvLimits.from_env()
-    if len(raw) > limits.max_bytes:
-        raise DataError(f"{name} is {len(raw):,} bytes, above the limit of {limits.max_bytes:,}. "
-                        "Use a sample of the rows")
-    if not raw.strip():
-        raise DataError(f"{name} is empty. Choose a CSV file with a header row and data rows")
-    _sniff_format(raw, name)
-    text, encoding = _decode(raw, name)
-    lines = [line for line in re.split(r"\r\n|\r|\n", text) if line.strip()]
-    if not lines:
-        raise DataError(f"{name} is empty. Choose a CSV file with a header row and data rows")
-    delimiter = _delimiter(lines[:50])
-    header = [c.strip() for c in next(csv.reader(lines[:1], delimiter=delimiter))]
-    repeated = sorted({c for c in header if header.count(c) > 1})
-    if repeated:
-        raise DataError(f"{name} has repeated column names: {', '.join(map(repr, repeated))}. "
-                        "Give every column its own name")
+    lines, encoding, delimiter, _ = _text(raw, name, limits)
     try:
         frame = pd.read_csv(io.StringIO("\n".join(lines)), sep=delimiter, dtype=str, keep_default_na=False,
                             skipinitialspace=True, engine="python")

@@ -59,6 +59,11 @@ class Dataset:
         return int(self.X.shape[1])
 
     @property
+    def is_plane(self) -> bool:
+        """Two numeric features and no missing values: drawable as points on a plane."""
+        return self.n_features == 2 and self.categorical_columns is None
+
+    @property
     def class_counts(self) -> list[int]:
         return np.bincount(self.y, minlength=len(self.class_names)).tolist()
 

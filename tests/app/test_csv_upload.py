@@ -1,0 +1,60 @@
+"""Uploading your own CSV in the dashboard: bad files get one message, good ones train."""
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+CSV = ROOT / "tests" / "data" / "csv"
+
+
+def _grid_search_page() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("pages/grid_search.py")
+    at.run()
+    return at.selectbox(key="dataset_name").set_value("upload").run()
+
+
+def test_upload_asks_for_a_file_first():
+    at = _grid_search_page()
+    assert not at.exception
+    assert any("Upload a CSV file" in i.value for i in at.info)
+
+
+def test_a_bad_file_is_one_message_then_a_good_file_trains():
+    at = _grid_search_page()
+    at.file_uploader(key="dataset_csv").upload("photo.csv", (CSV / "image_named.csv").read_bytes()).run()
+    assert not at.exception
+    assert len(at.error) == 1 and "is a PNG image, not a CSV file" in at.error[0].value
+    assert not at.metric  # nothing else pretends to work
+
+    at.file_uploader(key="dataset_csv").set_value(
+        ("flowers.csv", (CSV / "good_missing_markers.csv").read_bytes(), "text/csv")).run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="dataset_csv_target").value == "species"
+    at.multiselect(key="gs_units").set_value([4])
+    at.multiselect(key="gs_rates").set_value([0.01])
+    at.multiselect(key="gs_iters").set_value([10, 25])
+    at.slider(key="gs_cv").set_value(3).run()
+    at.button(key="gs_run").click().run()
+    assert not at.exception
+    best = next(m for m in at.metric if m.label.startswith("best_score_"))
+    assert 0.0 <= float(best.value) <= 1.0
+
+
+def test_choosing_a_continuous_target_explains_why_not():
+    at = _grid_search_page()
+    at.file_uploader(key="dataset_csv").upload("flowers.csv", (CSV / "good_comma.csv").read_bytes()).run()
+    at.selectbox(key="dataset_csv_target").set_value("sepal_length").run()
+    assert "looks continuous" in at.error[0].value and "regression" in at.error[0].value
+
+
+def test_column_names_are_shown_as_plain_text():
+    at = _grid_search_page()
+    at.file_uploader(key="dataset_csv").upload("markup.csv", (CSV / "good_markup_header.csv").read_bytes()).run()
+    assert not at.exception
+    markdown = " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption)
+    assert "<script>" not in markdown and "**bold**" not in markdown
+    tables = [d.value for d in at.dataframe if "column" in d.value]
+    assert list(tables[0]["column"])[:2] == ["<script>alert(1)</script>", "**bold**"]
