@@ -24,8 +24,10 @@ import joblib
 from tuning.csv_source import csv_summary, load_csv
 from tuning.datasets import list_datasets
 from tuning.errors import TuningError
+from tuning.results import SearchResult
 from tuning.search import Progress, run_search
 from tuning.spec import load_spec
+from tuning.store import ExperimentStore
 
 
 class ProgressBar:
@@ -87,8 +89,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         _check_writable(Path(args.model), "--model")
     cancel = threading.Event()
     bar = None if args.quiet else ProgressBar(sys.stderr)
-    result = run_search(spec, n_jobs=args.n_jobs, progress=bar, cancel=cancel,
-                        refit=bool(args.model), max_epochs=args.max_epochs)
+    store = None if args.no_store else ExperimentStore(args.store)
+    result = run_search(spec, n_jobs=args.n_jobs, progress=bar, cancel=cancel, store=store,
+                        refit=bool(args.model) or store is not None, max_epochs=args.max_epochs)
     _write_atomically(out, result.save)
     if args.model and result.best_estimator is not None:
         _write_atomically(Path(args.model), lambda p: joblib.dump(result.best_estimator, p))
@@ -99,7 +102,57 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"best {spec.scoring}: {result.best_score:.4f} with {json.dumps(result.best_params)}")
     print(f"{result.fits_done} fits in {result.elapsed:.1f}s; trained {result.epochs_trained:,} epochs "
           f"where GridSearchCV trains {result.epochs_gridsearchcv:,} ({saved:.0%} saved)")
+    if store is not None:
+        print(f"experiment {result.experiment_id} in {store.path}")
     print(f"wrote {out}" + (f" and {args.model}" if args.model else ""))
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    rows = ExperimentStore(args.store).list()
+    fields = ("id", "dataset", "status", "fits_done", "fits_total", "best_score", "created", "name")
+    if args.json:
+        print(json.dumps([{k: r[k] for k in fields} for r in rows], indent=2))
+        return 0
+    if not rows:
+        print("no experiments yet: run one with `python -m tuning run SPEC.json --out RESULT.json`")
+        return 0
+    print(f"{'id':<13}{'dataset':<15}{'status':<12}{'fits':>11}  {'best':>7}  {'created':<20}name")
+    for r in rows:
+        best = f"{r['best_score']:.4f}" if r["best_score"] is not None else "-"
+        print(f"{r['id']:<13}{r['dataset'][:14]:<15}{r['status']:<12}{r['fits_done']:>5}/{r['fits_total']:<5}  "
+              f"{best:>7}  {r['created']:<20}{r['name']}")
+    return 0
+
+
+def _stored_result(args: argparse.Namespace) -> SearchResult:
+    store = ExperimentStore(args.store)
+    exp_id = store.find(args.id)
+    result = store.load_result(exp_id)
+    if result is None:
+        raise TuningError(f"experiment {exp_id} has not finished; resume it with "
+                          f"`python -m tuning run SPEC.json --store {store.path} --out RESULT.json`")
+    return result
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    result = _stored_result(args)
+    out = Path(args.out)
+    _check_writable(out, "--out")
+    _write_atomically(out, result.save)
+    print(f"best {result.spec.scoring}: {result.best_score:.4f} with {json.dumps(result.best_params)}; wrote {out}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    result = _stored_result(args)
+    text = result.to_frame().to_csv(index=False) if args.format == "csv" else json.dumps(result.to_dict(), indent=2)
+    if args.out:
+        out = Path(args.out)
+        _check_writable(out, "--out")
+        _write_atomically(out, lambda p: p.write_text(text, encoding="utf-8"))
+    else:
+        sys.stdout.write(text)
     return 0
 
 
@@ -135,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="refuse searches that would train more epochs (default 200,000 or $TUNING_MAX_EPOCHS)")
     run.add_argument("--model", help="also refit the best candidate on all the data and save it (joblib file)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--store", help="experiment store (default $TUNING_STORE or ~/.tuning-lab/experiments.sqlite): "
+                                     "every finished fit is kept, a rerun resumes, a finished spec trains nothing")
+    run.add_argument("--no-store", action="store_true", help="do not use the experiment store")
     run.set_defaults(handler=_cmd_run)
     datasets = commands.add_parser("datasets", help="list the built-in datasets and their options")
     datasets.add_argument("--json", action="store_true", help="print JSON")
@@ -143,6 +199,21 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("file", help="a CSV file")
     inspect.add_argument("--target", help="the column to predict (default: guessed)")
     inspect.set_defaults(handler=_cmd_inspect)
+    listing = commands.add_parser("list", help="list the experiments in the store")
+    listing.add_argument("--store", help="experiment store (default $TUNING_STORE or ~/.tuning-lab/experiments.sqlite)")
+    listing.add_argument("--json", action="store_true", help="print a JSON array")
+    listing.set_defaults(handler=_cmd_list)
+    show = commands.add_parser("show", help="write a stored experiment's result")
+    show.add_argument("id", help="experiment id (or a unique prefix)")
+    show.add_argument("--store")
+    show.add_argument("--out", required=True, help="where to write the result (JSON)")
+    show.set_defaults(handler=_cmd_show)
+    export = commands.add_parser("export", help="export a stored experiment as CSV (cv_results) or JSON")
+    export.add_argument("id", help="experiment id (or a unique prefix)")
+    export.add_argument("--store")
+    export.add_argument("--format", choices=["csv", "json"], default="csv")
+    export.add_argument("--out", help="file to write (default: standard output)")
+    export.set_defaults(handler=_cmd_export)
     return parser
 
 

@@ -120,6 +120,7 @@ class SearchResult:
     elapsed: float = 0.0
     dataset: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
+    experiment_id: str | None = None
     best_estimator: Any = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -138,6 +139,7 @@ class SearchResult:
             "epochs_gridsearchcv": self.epochs_gridsearchcv,
             "dataset": self.dataset,
             "versions": self.versions,
+            "experiment_id": self.experiment_id,
             "cv_results": self.cv_results,
             "curves": self.curves,
             "fits": self.fits,
@@ -172,6 +174,7 @@ class SearchResult:
             elapsed=data.get("elapsed", 0.0),
             dataset=data.get("dataset", {}),
             versions=data.get("versions", {}),
+            experiment_id=data.get("experiment_id"),
         )
 
     @classmethod

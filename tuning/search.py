@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,7 @@ from tuning.pipeline import make_pipeline, make_preprocessor
 from tuning.plan import SearchPlan, Trajectory, plan_search
 from tuning.results import SearchResult, build_cv_results
 from tuning.spec import ExperimentSpec, parse_spec
+from tuning.store import ExperimentStore, experiment_id
 from tuning.training import FitRecord, UnitResult, fit_trajectory
 
 # Scorers that only make sense for two classes, with what to use for more.
@@ -111,7 +113,7 @@ def _units(plan: SearchPlan) -> list[_Unit]:
 def _run_units(
     spec: ExperimentSpec,
     data: Dataset,
-    plan: SearchPlan,
+    units: list[_Unit],
     n_jobs: int | None,
     on_unit: Callable[[UnitResult], None],
     cancel: threading.Event | None,
@@ -126,7 +128,7 @@ def _run_units(
             checkpoints=u.trajectory.checkpoints, preprocessor=preprocessor,
             scoring=spec.scoring, fold=u.fold, unit=u.index,
         )
-        for u in _units(plan)
+        for u in units
     )
     parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered", batch_size=1, pre_dispatch="2*n_jobs")
     outputs = parallel(tasks)
@@ -176,6 +178,8 @@ def run_search(
     refit: bool = True,
     max_epochs: int | None = None,
     data: Dataset | None = None,
+    store: ExperimentStore | None = None,
+    follow_interval: float = 0.5,
 ) -> SearchResult:
     """Run a cross-validated grid search over ``MLPClassifier`` as the spec describes.
 
@@ -196,6 +200,11 @@ def run_search(
         Refuse searches that would train more epochs (see :func:`tuning.plan.plan_search`).
     data : Dataset, optional
         Data already loaded for ``spec.dataset``; loaded from the spec when omitted.
+    store : ExperimentStore, optional
+        Persist every finished unit of work as it completes and resume from what is
+        there; a finished experiment is returned from the store without training. If
+        another live process is training the same experiment, follow its progress
+        (every ``follow_interval`` seconds) instead of training it twice.
 
     Returns
     -------
@@ -211,50 +220,84 @@ def run_search(
     check_data_fits_spec(spec, data)
     plan = plan_search(spec, max_epochs=max_epochs)
     started = time.perf_counter()
+    units = _units(plan)
+    planned_epochs = {u.index: u.trajectory.max_iter for u in units}
     collected = _Collected()
-    epochs_total = plan.max_epochs_to_train
 
-    planned_epochs = {u.index: u.trajectory.max_iter for u in _units(plan)}
-
-    def report(last_params: dict[str, Any] | None) -> None:
+    def report(last_params: dict[str, Any] | None = None) -> None:
         if progress is not None:
             progress(Progress(
                 fits_done=len(collected.records), fits_total=plan.n_fits,
-                epochs_done=sum(planned_epochs[u.unit] for u in collected.units), epochs_total=epochs_total,
+                epochs_done=sum(planned_epochs[u.unit] for u in collected.units),
+                epochs_total=plan.max_epochs_to_train,
                 elapsed=time.perf_counter() - started, last_params=last_params,
             ))
 
+    exp_id = None
+    if store is not None:
+        exp_id = experiment_id(spec, data)
+        store.create(exp_id, spec, data.summary(), plan.n_fits)
+        while not store.acquire(exp_id):  # finished, or another live process is training it
+            stored = store.load_result(exp_id)
+            if stored is not None:
+                return stored
+            collected = _Collected(units=store.units(exp_id))
+            collected.records = [r for u in collected.units for r in u.records]
+            report()
+            if cancel is not None and cancel.is_set():
+                return _assemble(spec, plan, data, collected, finished=False, exp_id=exp_id, started=started)
+            time.sleep(follow_interval)
+        collected = _Collected(units=store.units(exp_id))
+        collected.records = [r for u in collected.units for r in u.records]
+
     def on_unit(unit: UnitResult) -> None:
+        if store is not None:
+            store.save_unit(exp_id, unit)
         collected.units.append(unit)
         collected.records.extend(unit.records)
         report(plan.candidates[unit.records[-1].candidate] if unit.records else None)
 
-    report(None)
+    report()
+    done = {u.unit for u in collected.units}
+    try:
+        finished = _run_units(spec, data, [u for u in units if u.index not in done],
+                              n_jobs if n_jobs is not None else spec.n_jobs, on_unit, cancel)
+        result = _assemble(spec, plan, data, collected, finished=finished, exp_id=exp_id, started=started)
+        if refit and finished and result.best_params is not None:
+            result.best_estimator = _refit(spec, data, result.best_params)
+        result.elapsed = time.perf_counter() - started
+        if store is not None and finished:
+            store.finish(exp_id, result)
+    finally:
+        if store is not None:
+            store.release(exp_id)
+    return result
 
-    finished = _run_units(spec, data, plan, n_jobs if n_jobs is not None else spec.n_jobs, on_unit, cancel)
+
+def _assemble(spec: ExperimentSpec, plan: SearchPlan, data: Dataset, collected: _Collected, *,
+              finished: bool, exp_id: str | None, started: float) -> SearchResult:
+    """The result of every finished unit: the ``cv_results`` table, curves and the fit log."""
     records = collected.records
     if finished and records and all(r.fit_error for r in records):
         first = records[0].fit_error.strip().splitlines()[-1]
         raise SearchFailed(f"all {len(records)} fits failed; the first error was: {first}. "
                            "Check the estimator settings against the data")
     table = build_cv_results(plan.candidates, plan.n_splits, records)
-    complete = {c for c in range(len(plan.candidates))
-                if sum(1 for r in records if r.candidate == c) == plan.n_splits}
+    folds_done = Counter(r.candidate for r in records)
     means = table["mean_test_score"]
     best_index: int | None = None
-    if complete and not np.isnan(means).all():
+    if any(n == plan.n_splits for n in folds_done.values()) and not np.isnan(means).all():
         best_index = int(table["rank_test_score"].argmin())
     t0 = min((u.start for u in collected.units), default=0.0)
     fits = [{"candidate": r.candidate, "fold": r.fold, "unit": r.unit, "worker": r.worker,
              "start": r.start - t0, "end": r.end - t0, "n_iter": r.n_iter,
              "fit_error": r.fit_error} for r in sorted(records, key=lambda r: (r.candidate, r.fold))]
-    best_params = plan.candidates[best_index] if best_index is not None else None
-    result = SearchResult(
+    return SearchResult(
         spec=spec,
         n_splits=plan.n_splits,
         cv_results={k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in table.items()},
         best_index=best_index,
-        best_params=best_params,
+        best_params=plan.candidates[best_index] if best_index is not None else None,
         best_score=float(means[best_index]) if best_index is not None else None,
         curves=_curves(plan, records),
         fits=fits,
@@ -263,10 +306,8 @@ def run_search(
         status="finished" if finished else "cancelled",
         fits_done=len(records),
         fits_total=plan.n_fits,
+        elapsed=time.perf_counter() - started,
         dataset=data.summary(),
         versions={"scikit-learn": sklearn.__version__},
+        experiment_id=exp_id,
     )
-    if refit and finished and best_params is not None:
-        result.best_estimator = _refit(spec, data, best_params)
-    result.elapsed = time.perf_counter() - started
-    return result

@@ -131,3 +131,38 @@ def test_run_trains_on_a_csv(tmp_path):
     assert proc.returncode == 0, proc.stderr
     result = json.loads((tmp_path / "r.json").read_text())
     assert result["dataset"]["target"] == "species" and len(result["cv_results"]["params"]) == 2
+
+
+def test_list_show_and_export_a_stored_experiment(spec_file, tmp_path):
+    store = tmp_path / "db.sqlite"
+    proc = run_cli("run", spec_file, "--out", tmp_path / "r.json", "--store", store, "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    exp_id = json.loads((tmp_path / "r.json").read_text())["experiment_id"]
+    assert f"experiment {exp_id}" in proc.stdout
+
+    listed = json.loads(run_cli("list", "--store", store, "--json").stdout)
+    assert [r["id"] for r in listed] == [exp_id]
+    assert {"id", "dataset", "status", "fits_done", "fits_total", "best_score", "created"} <= set(listed[0])
+    assert listed[0]["status"] == "finished" and listed[0]["fits_done"] == listed[0]["fits_total"] == 12
+    assert exp_id in run_cli("list", "--store", store).stdout
+
+    assert run_cli("show", exp_id[:6], "--store", store, "--out", tmp_path / "again.json").returncode == 0
+    again = json.loads((tmp_path / "again.json").read_text())
+    assert again["cv_results"] == json.loads((tmp_path / "r.json").read_text())["cv_results"]
+
+    csv_text = run_cli("export", exp_id, "--store", store, "--format", "csv").stdout
+    assert csv_text.splitlines()[0].startswith("mean_fit_time,") and len(csv_text.splitlines()) == 5
+    exported = json.loads(run_cli("export", exp_id, "--store", store, "--format", "json").stdout)
+    assert exported["best_index"] == again["best_index"]
+
+    missing = run_cli("show", "ffffff", "--store", store, "--out", tmp_path / "x.json")
+    assert missing.returncode == 2 and "is not in" in missing.stderr
+
+
+def test_a_second_run_is_served_from_the_store(spec_file, tmp_path):
+    store = tmp_path / "db.sqlite"
+    run_cli("run", spec_file, "--out", tmp_path / "a.json", "--store", store)
+    proc = run_cli("run", spec_file, "--out", tmp_path / "b.json", "--store", store)
+    assert proc.returncode == 0
+    a, b = (json.loads((tmp_path / n).read_text()) for n in ("a.json", "b.json"))
+    assert a["cv_results"] == b["cv_results"] and a["fits"] == b["fits"]
