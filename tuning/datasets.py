@@ -152,15 +152,17 @@ def _make_circles(n_samples: int, noise: float, random_state: int) -> Dataset:
     return _two_d("circles", X, y)
 
 
-def _make_xor(n_samples: int, noise: float, random_state: int) -> Dataset:
+def make_xor(n_samples: int, noise: float, random_state: int) -> tuple[np.ndarray, np.ndarray]:
+    """Points in [-1, 1]², class = sign of x1·x2, with Gaussian noise added after labelling."""
     rng = np.random.default_rng(random_state)
     X = rng.uniform(-1.0, 1.0, size=(n_samples, 2))
     y = (X[:, 0] * X[:, 1] > 0).astype(np.int64)
     X = X + rng.normal(scale=noise, size=X.shape)
-    return _two_d("xor", X, y)
+    return X, y
 
 
-def _make_spirals(n_samples: int, noise: float, random_state: int) -> Dataset:
+def make_spirals(n_samples: int, noise: float, random_state: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two interleaved spiral arms, one per class, with Gaussian noise."""
     rng = np.random.default_rng(random_state)
     per_class = [n_samples // 2 + n_samples % 2, n_samples // 2]
     parts, labels = [], []
@@ -170,7 +172,15 @@ def _make_spirals(n_samples: int, noise: float, random_state: int) -> Dataset:
         points = np.column_stack([t * np.cos(angle), t * np.sin(angle)]) / (3.0 * np.pi)
         parts.append(points + rng.normal(scale=noise, size=points.shape))
         labels.append(np.full(n, label))
-    return _two_d("spirals", np.vstack(parts), np.concatenate(labels))
+    return np.vstack(parts), np.concatenate(labels)
+
+
+def _make_xor(n_samples: int, noise: float, random_state: int) -> Dataset:
+    return _two_d("xor", *make_xor(n_samples, noise, random_state))
+
+
+def _make_spirals(n_samples: int, noise: float, random_state: int) -> Dataset:
+    return _two_d("spirals", *make_spirals(n_samples, noise, random_state))
 
 
 def _make_blobs(n_samples: int, noise: float, random_state: int, centers: int) -> Dataset:

@@ -1,0 +1,38 @@
+import pytest
+
+from tuning.errors import TuningError
+from tuning.share import FORM_DEFAULTS, decode_spec, encode_spec, form_to_spec, spec_to_form
+from tuning.spec import parse_spec
+
+SPECS = [
+    {"dataset": {"name": "digits"}, "param_grid": {"hidden_layer_sizes": [[4], [16, 8]], "max_iter": [25, 50]},
+     "cv": 3, "n_jobs": 2, "estimator": {"random_state": 1, "solver": "sgd"}, "scoring": "f1_macro"},
+    {"dataset": {"csv": "/data/my table.csv", "target": "ünïcode"}, "param_grid": [{"alpha": [0.1]}, {}],
+     "preprocess": "none", "estimator": {"random_state": None}},
+]
+
+
+@pytest.mark.parametrize("raw", SPECS)
+def test_spec_url_spec_round_trips_exactly(raw):
+    spec = parse_spec(raw)
+    text = encode_spec(spec)
+    assert text.replace("-", "").replace("_", "").isalnum()  # URL-safe, no padding
+    assert decode_spec(text) == spec
+
+
+@pytest.mark.parametrize("text", ["", "abc", "%%%", encode_spec(parse_spec(SPECS[0]))[:-6]])
+def test_a_damaged_link_is_one_clear_error(text):
+    with pytest.raises(TuningError, match="damaged or incomplete"):
+        decode_spec(text)
+
+
+def test_the_form_round_trips_through_its_spec():
+    form = {**FORM_DEFAULTS, "depths": [1, 2], "batches": ["auto", 32]}
+    spec = parse_spec(form_to_spec(form, {"name": "wine"}, 2))
+    assert spec.param_grid[0]["hidden_layer_sizes"] == [[2], [8], [32], [2, 2], [8, 8], [32, 32]]
+    assert spec_to_form(spec) == form
+
+
+@pytest.mark.parametrize("raw", SPECS)
+def test_specs_the_form_cannot_show_are_recognised(raw):
+    assert spec_to_form(parse_spec(raw)) is None
