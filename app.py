@@ -13,7 +13,9 @@ def home() -> None:
         "loss curve answer as it trains; compare a too-low, a good and a too-high learning rate on one chart.\n"
         "- **Grid Search**: build a `param_grid` (hidden sizes × learning rates × `max_iter` …), see what it "
         "costs, run it with `n_jobs` workers, and read `best_score_` and `best_params_` from error-versus-size "
-        "curves, every candidate's loss curve, a heatmap and a fit timeline.\n\n"
+        "curves, every candidate's loss curve, a heatmap and a fit timeline.\n"
+        "- **Experiments**: every search is kept as it runs. Reopen, rename, annotate, compare two on the same "
+        "data, export, and get the plain scikit-learn (or PyTorch) code. Page addresses are shareable links.\n\n"
         "Pick a page in the sidebar. Scores equal `GridSearchCV`'s exactly; searches are faster because "
         "candidates that differ only in `max_iter` share one training run."
     )
@@ -23,5 +25,6 @@ pages = [
     st.Page(home, title="Home", icon=":material/home:", default=True),
     st.Page("pages/playground.py", title="Playground", icon=":material/science:", url_path="playground"),
     st.Page("pages/grid_search.py", title="Grid Search", icon=":material/grid_on:", url_path="grid_search"),
+    st.Page("pages/experiments.py", title="Experiments", icon=":material/history:", url_path="experiments"),
 ]
 st.navigation(pages).run()

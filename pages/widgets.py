@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +20,9 @@ from tuning.datasets import BUILTIN_DATASETS, Dataset, load_dataset
 from tuning.errors import DataError, TuningError
 from tuning.figures import fig_dataset_scatter
 from tuning.jobs import SearchJob
-from tuning.spec import ExperimentSpec
+from tuning.share import DATASET_FORM_RANGES, decode_spec, encode_spec, spec_to_form
+from tuning.spec import ExperimentSpec, parse_spec
+from tuning.store import ExperimentStore, default_store_path
 
 log = logging.getLogger("tuning_lab")
 
@@ -59,20 +62,25 @@ def cached_csv(raw: bytes, name: str, target: str | None) -> Dataset:
     return read_csv(raw, name=name, target=target)
 
 
+_OPTION_WIDGETS = {"n_samples": "Samples", "noise": "Noise", "centers": "Classes", "random_state": "Data seed"}
+
+
 def _builtin_options(name: str) -> dict[str, Any]:
+    """One slider per option of a generated dataset (state kept per option, shared by datasets)."""
     builtin = BUILTIN_DATASETS[name]
     spec: dict[str, Any] = {"name": name}
-    options = builtin.options
-    if "n_samples" in options:
-        spec["n_samples"] = st.slider("Samples", 50, 2000, options["n_samples"].default, step=50,
-                                      key="dataset_n_samples")
-    if "noise" in options:
-        spec["noise"] = st.slider("Noise", 0.0, float(min(options["noise"].high, 2.0)),
-                                  float(options["noise"].default), step=0.05, key="dataset_noise")
-    if "centers" in options:
-        spec["centers"] = st.slider("Classes", 2, 6, options["centers"].default, key="dataset_centers")
-    if "random_state" in options:
-        spec["random_state"] = int(st.number_input("Data seed", 0, 10_000, 0, key="dataset_seed"))
+    for option, label in _OPTION_WIDGETS.items():
+        if option not in builtin.options:
+            continue
+        low, high, step = DATASET_FORM_RANGES[option]
+        key = f"dataset_{option}"
+        st.session_state.setdefault(key, builtin.options[option].default)
+        if option == "random_state":
+            spec[option] = int(st.number_input(label, int(low), int(high), key=key))
+        elif isinstance(step, float) or option == "noise":
+            spec[option] = float(st.slider(label, float(low), float(high), step=float(step), key=key))
+        else:
+            spec[option] = int(st.slider(label, int(low), int(high), step=int(step), key=key))
     st.caption(builtin.description)
     return spec
 
@@ -104,7 +112,8 @@ def choose_dataset() -> tuple[dict[str, Any], Dataset]:
     with st.sidebar:
         st.header("Dataset")
         names = [*BUILTIN_DATASETS, UPLOAD]
-        name = st.selectbox("Dataset", names, index=names.index("moons"), key="dataset_name",
+        st.session_state.setdefault("dataset_name", "moons")
+        name = st.selectbox("Dataset", names, key="dataset_name",
                             format_func=lambda n: "Upload a CSV…" if n == UPLOAD else n.replace("_", " "),
                             help="Bundled with scikit-learn, generated, or your own CSV; nothing is downloaded.")
         if name == UPLOAD:
@@ -149,6 +158,40 @@ def show_csv_report(data: Dataset) -> None:
 
 
 @st.cache_resource(show_spinner=False)
+def _store_at(path: str) -> ExperimentStore:
+    return ExperimentStore(path)
+
+
+def experiment_store() -> ExperimentStore:
+    """The store every session shares (``$TUNING_STORE`` or ``~/.tuning-lab/experiments.sqlite``)."""
+    return _store_at(str(default_store_path()))
+
+
+def follow_link() -> None:
+    """Show a shared link's grid (``?spec=…`` or ``?exp=ID``) in the form, or, after a page
+    switch, the grid this session last had. Runs before the widgets are created."""
+    exp = st.query_params.get("exp")
+    link = st.query_params.get("spec") or st.session_state.get("gs_last_link")
+    if exp:
+        row = experiment_store().get(experiment_store().find(exp))
+        link = encode_spec(parse_spec(row["spec"]))
+    if not link or (link == st.session_state.get("gs_last_link") and "gs_units" in st.session_state):
+        return
+    spec = decode_spec(link)
+    form = spec_to_form(spec)
+    st.session_state.pop("gs_linked_spec", None)
+    if form is None:
+        st.session_state["gs_linked_spec"] = spec
+        return
+    for key, value in form.items():
+        st.session_state[f"gs_{key}"] = value
+    st.session_state["gs_n_jobs"] = min(spec.n_jobs or 1, os.cpu_count() or 1)
+    for option, value in spec.dataset.items():
+        st.session_state["dataset_name" if option == "name" else f"dataset_{option}"] = value
+    st.session_state["gs_last_link"] = link
+
+
+@st.cache_resource(show_spinner=False)
 def _job_registry() -> tuple[threading.Lock, dict[str, SearchJob]]:
     """Searches by spec, shared by every session: one spec is never run twice at once."""
     return threading.Lock(), {}
@@ -161,7 +204,7 @@ def start_or_join_search(spec: ExperimentSpec, *, restart: bool = False) -> Sear
     with lock:
         job = jobs.get(key)
         if job is None or (restart and job.state().status in ("cancelled", "failed")):
-            job = SearchJob(spec, refit=True)
+            job = SearchJob(spec, refit=True, store=experiment_store())
             jobs[key] = job
             while len(jobs) > 16:  # bounded: forget the oldest finished searches
                 oldest = next((k for k, j in jobs.items() if j.state().status != "running"), None)

@@ -24,6 +24,10 @@ FORM_OPTIONS: dict[str, list[Any]] = {
     "batches": ["auto", 16, 32, 64, 128],
     "alphas": [0.0, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0],
 }
+# The sidebar's dataset sliders: (low, high, step) of each generated dataset's option.
+DATASET_FORM_RANGES: dict[str, tuple[float, float, float]] = {
+    "n_samples": (50, 2000, 50), "noise": (0.0, 2.0, 0.05), "centers": (2, 6, 1), "random_state": (0, 10_000, 1),
+}
 FORM_DEFAULTS: dict[str, Any] = {"units": [2, 8, 32], "depths": [1], "rates": [1e-3, 0.01], "iters": [25, 50, 100],
                                  "batches": ["auto"], "alphas": [1e-4], "cv": 3}
 
@@ -63,7 +67,7 @@ def form_to_spec(form: dict[str, Any], dataset: dict[str, Any], n_jobs: int) -> 
 
 
 def spec_to_form(spec: ExperimentSpec) -> dict[str, Any] | None:
-    """The form's values for a spec, or None when the form cannot show it exactly."""
+    """The form's values for a spec, or None when the form (and the sidebar) cannot show it exactly."""
     if (len(spec.param_grid) != 1 or spec.estimator != {"random_state": DEFAULT_RANDOM_STATE}
             or spec.preprocess != "standard" or spec.scoring != "accuracy" or spec.cv > 10
             or spec.dataset.get("name") not in BUILTIN_DATASETS):
@@ -79,6 +83,12 @@ def spec_to_form(spec: ExperimentSpec) -> dict[str, Any] | None:
             "batches": list(grid["batch_size"]), "alphas": sorted(grid["alpha"]), "cv": spec.cv}
     for key, options in FORM_OPTIONS.items():
         if any(v not in options for v in form[key]):
+            return None
+    for option, value in spec.dataset.items():
+        if option == "name":
+            continue
+        low, high, step = DATASET_FORM_RANGES[option]
+        if not (low <= value <= high and abs(round((value - low) / step) * step + low - value) < 1e-9):
             return None
     rebuilt = parse_spec(form_to_spec(form, spec.dataset, spec.n_jobs or 1))
     return form if rebuilt.param_grid == spec.param_grid else None

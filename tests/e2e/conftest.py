@@ -6,6 +6,7 @@ these tests skip with a reason, except under CI (CI=true), where they must run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -63,7 +64,8 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
              "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
              "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            env={**os.environ, "TUNING_STORE": str(log_path.parent / "experiments.sqlite")})
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and server.poll() is None:
             try:
@@ -110,6 +112,16 @@ def wait_until_idle(page, timeout: float = 120_000) -> None:
     """Wait until the script has finished running and nothing is still loading."""
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout)
     page.wait_for_selector("[data-testid='stSkeleton']", state="detached", timeout=timeout)
+
+
+def click_and_wait(page, locator) -> None:
+    """Click, see the script start (it may already have), then wait until the app is idle again."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    locator.click()
+    with contextlib.suppress(PlaywrightTimeout):  # a fast run may finish before we look
+        page.wait_for_selector("[data-testid='stApp'][data-test-script-state='running']", timeout=3_000)
+    wait_until_idle(page)
 
 
 def screenshot(page, name: str, height: int = 2000) -> Path:

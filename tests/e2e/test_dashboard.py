@@ -2,7 +2,7 @@
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import screenshot, wait_until_idle
+from tests.e2e.conftest import click_and_wait, screenshot, wait_until_idle
 
 
 def test_home_page_links_to_both_pages(page, app_url):
@@ -18,17 +18,15 @@ def test_home_page_links_to_both_pages(page, app_url):
 def test_playground_trains_a_network_and_compares_learning_rates(page, app_url):
     page.goto(f"{app_url}/playground")
     wait_until_idle(page)
-    page.get_by_test_id("stButton").get_by_text("Train", exact=True).click()
-    wait_until_idle(page)
-    expect(page.get_by_test_id("stMetric").filter(has_text="Test accuracy")).to_be_visible()
+    click_and_wait(page, page.get_by_test_id("stButton").get_by_text("Train", exact=True))
+    expect(page.get_by_test_id("stMetric").filter(has_text="Test accuracy")).to_be_visible(timeout=60_000)
     charts = page.get_by_test_id("stPlotlyChart")
     expect(charts).to_have_count(3)  # data scatter, loss curve, decision boundary
     expect(charts.nth(1).locator(".main-svg").first).to_be_visible()
     screenshot(page, "playground")
 
-    page.get_by_test_id("stButton").get_by_text("Compare learning rates").click()
-    wait_until_idle(page)
-    expect(page.get_by_text("ends with the lowest training loss")).to_be_visible()
+    click_and_wait(page, page.get_by_test_id("stButton").get_by_text("Compare learning rates"))
+    expect(page.get_by_text("ends with the lowest training loss")).to_be_visible(timeout=60_000)
     expect(page.locator(".legendtext").filter(has_text="lr=0.0001")).to_be_visible()
     screenshot(page, "playground-compare")
 
@@ -37,10 +35,9 @@ def test_grid_search_runs_and_draws_every_chart(page, app_url):
     page.goto(f"{app_url}/grid_search")
     wait_until_idle(page)
     expect(page.get_by_test_id("stMetric").filter(has_text="Fits")).to_contain_text("54")
-    page.get_by_test_id("stButton").get_by_text("Run search").click()
-    wait_until_idle(page)
+    click_and_wait(page, page.get_by_test_id("stButton").get_by_text("Run search"))
     best = page.get_by_test_id("stMetric").filter(has_text="best_score_")
-    expect(best).to_be_visible()
+    expect(best).to_be_visible(timeout=60_000)
     value = float(best.get_by_test_id("stMetricValue").inner_text())
     assert 0.5 <= value <= 1.0
     expect(page.get_by_test_id("stPlotlyChart").first.locator(".main-svg").first).to_be_visible()
@@ -72,7 +69,6 @@ def test_stop_keeps_the_finished_fits(page, app_url):
     page.get_by_test_id("stButton").get_by_text("Run search").click()
     stop = page.get_by_test_id("stButton").get_by_text("Stop", exact=True)
     expect(page.get_by_test_id("stProgress")).to_be_visible()
-    stop.click()
-    wait_until_idle(page)
-    expect(page.get_by_text("Stopped:")).to_be_visible()
+    click_and_wait(page, stop)
+    expect(page.get_by_text("Stopped:")).to_be_visible(timeout=60_000)
     expect(page.get_by_test_id("stProgress")).to_have_count(0)

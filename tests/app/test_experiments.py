@@ -1,0 +1,108 @@
+"""The Experiments page and shareable links, driven through AppTest on a real store file."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tuning.search import run_search
+from tuning.share import encode_spec
+from tuning.spec import parse_spec
+from tuning.store import ExperimentStore
+
+ROOT = Path(__file__).resolve().parents[2]
+FORM_SPEC = {"dataset": {"name": "iris"}, "cv": 3, "n_jobs": 1,
+             "param_grid": {"hidden_layer_sizes": [[2], [8]], "learning_rate_init": [0.01], "max_iter": [10, 25],
+                            "batch_size": ["auto"], "alpha": [1e-4]}}
+OTHER_SPEC = {**FORM_SPEC, "param_grid": {**FORM_SPEC["param_grid"], "hidden_layer_sizes": [[8], [32]]}}
+
+
+@pytest.fixture
+def store():
+    store = ExperimentStore()  # the per-test file from tests/conftest.py
+    first = run_search(FORM_SPEC, n_jobs=1, store=store)
+    second = run_search(OTHER_SPEC, n_jobs=1, store=store)
+    return store, first.experiment_id, second.experiment_id
+
+
+def _page(page: str, **query) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page(page)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def test_an_empty_store_says_how_to_start():
+    at = _page("pages/experiments.py")
+    assert not at.exception and "No experiments yet" in at.info[0].value
+
+
+def test_opening_an_experiment_shows_its_results(store):
+    _, first, _ = store
+    at = _page("pages/experiments.py", exp=first)
+    assert not at.exception
+    assert at.subheader[0].value == f"Experiment {first}"
+    best = next(m for m in at.metric if m.label.startswith("best_score_"))
+    assert float(best.value) == pytest.approx(ExperimentStore().get(first)["best_score"], abs=1e-4)
+    assert any("GridSearchCV(pipeline, param_grid, cv=3" in c.value for c in at.code)  # show the code
+
+
+def test_rename_and_annotate_are_saved(store):
+    db, first, _ = store
+    at = _page("pages/experiments.py", exp=first)
+    at.text_input(key="ex_name").input("small nets")
+    at.text_area(key="ex_note").input("lr 0.01 only")
+    at.button[[b.label for b in at.button].index("Save")].click().run()
+    assert not at.exception
+    assert db.get(first)["name"] == "small nets" and db.get(first)["note"] == "lr 0.01 only"
+
+
+def test_compare_two_experiments_on_the_same_data(store):
+    _, first, second = store
+    at = _page("pages/experiments.py", exp=first)
+    assert at.selectbox(key="ex_other").value == second
+    assert any("2 shared candidate(s)" in c.value for c in at.caption)
+
+
+def test_delete_needs_confirmation(store):
+    db, first, _ = store
+    at = _page("pages/experiments.py", exp=first)
+    assert at.button(key="ex_delete").disabled
+    at.checkbox(key="ex_sure").check().run()
+    at.button(key="ex_delete").click().run()
+    assert not at.exception
+    assert db.get(first) is None and len(db.list()) == 1
+
+
+def test_a_link_to_a_finished_grid_shows_it_from_the_store_without_training(store):
+    at = _page("pages/grid_search.py", spec=encode_spec(parse_spec(FORM_SPEC)))
+    assert not at.exception
+    assert at.selectbox(key="dataset_name").value == "iris"
+    assert at.multiselect(key="gs_units").value == [2, 8] and at.multiselect(key="gs_iters").value == [10, 25]
+    assert any("From the experiment store" in c.value for c in at.caption)
+    assert any(m.label.startswith("best_score_") for m in at.metric)
+    assert at.query_params["spec"] == encode_spec(parse_spec(FORM_SPEC))  # the address is the link
+
+
+def test_a_link_by_experiment_id_fills_the_form(store):
+    _, _, second = store
+    at = _page("pages/grid_search.py", exp=second)
+    assert not at.exception
+    assert at.multiselect(key="gs_units").value == [8, 32]
+
+
+def test_a_link_the_form_cannot_show_runs_as_linked():
+    spec = parse_spec({**FORM_SPEC, "estimator": {"solver": "sgd", "random_state": 0}})
+    at = _page("pages/grid_search.py", spec=encode_spec(spec))
+    assert not at.exception
+    assert "cannot show" in at.info[0].value
+    at.button(key="gs_run").click().run()
+    assert any(m.label.startswith("best_score_") for m in at.metric)
+
+
+def test_a_damaged_link_is_one_message():
+    at = _page("pages/grid_search.py", spec="not-a-link")
+    assert not at.exception
+    assert "damaged or incomplete" in at.error[0].value
