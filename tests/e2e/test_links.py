@@ -13,7 +13,7 @@ LINKED = parse_spec({"dataset": {"name": "wine"}, "cv": 4, "n_jobs": 1,
                                     "max_iter": [10, 50], "batch_size": ["auto"], "alpha": [1e-4]}})
 
 
-def _shows_the_linked_grid(page) -> None:  # noqa: ANN001
+def _shows_the_linked_grid(page) -> None:
     wait_until_idle(page)
     units = page.get_by_test_id("stMultiSelect").filter(has=page.get_by_text("Hidden units", exact=True))
     expect(units).to_contain_text("4")
