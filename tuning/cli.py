@@ -21,6 +21,7 @@ from typing import TextIO
 
 import joblib
 
+from tuning.cluster import check_address
 from tuning.csv_source import csv_summary, load_csv
 from tuning.datasets import list_datasets
 from tuning.errors import TuningError
@@ -90,8 +91,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     cancel = threading.Event()
     bar = None if args.quiet else ProgressBar(sys.stderr)
     store = None if args.no_store else ExperimentStore(args.store)
+    scheduler = check_address(args.scheduler) if args.scheduler else None
     result = run_search(spec, n_jobs=args.n_jobs, progress=bar, cancel=cancel, store=store,
-                        refit=bool(args.model) or store is not None, max_epochs=args.max_epochs)
+                        refit=bool(args.model) or store is not None, max_epochs=args.max_epochs,
+                        scheduler=scheduler)
     _write_atomically(out, result.save)
     if args.model and result.best_estimator is not None:
         _write_atomically(Path(args.model), lambda p: joblib.dump(result.best_estimator, p))
@@ -191,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--store", help="experiment store (default $TUNING_STORE or ~/.tuning-lab/experiments.sqlite): "
                                      "every finished fit is kept, a rerun resumes, a finished spec trains nothing")
     run.add_argument("--no-store", action="store_true", help="do not use the experiment store")
+    run.add_argument("--scheduler", default=os.environ.get("TUNING_DASK_SCHEDULER") or None,
+                     help="run on a Dask cluster: tcp://HOST:PORT, or 'local' to start one here with --n-jobs "
+                          "workers (default $TUNING_DASK_SCHEDULER)")
     run.set_defaults(handler=_cmd_run)
     datasets = commands.add_parser("datasets", help="list the built-in datasets and their options")
     datasets.add_argument("--json", action="store_true", help="print JSON")

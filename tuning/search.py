@@ -6,11 +6,12 @@ Which candidates (``tuning.plan``) is separate from how one is evaluated
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,14 +25,17 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
+from tuning.cluster import dask_backend
 from tuning.datasets import Dataset, load_dataset
-from tuning.errors import DataError, SearchFailed, SpecError
+from tuning.errors import DataError, SearchFailed, SpecError, TuningError
 from tuning.pipeline import make_pipeline, make_preprocessor
 from tuning.plan import SearchPlan, Trajectory, plan_search
 from tuning.results import SearchResult, build_cv_results
 from tuning.spec import ExperimentSpec, parse_spec
 from tuning.store import ExperimentStore, experiment_id
 from tuning.training import FitRecord, UnitResult, fit_trajectory
+
+log = logging.getLogger(__name__)
 
 # Scorers that only make sense for two classes, with what to use for more.
 _BINARY_ONLY_SCORERS = {
@@ -117,21 +121,55 @@ def _run_units(
     n_jobs: int | None,
     on_unit: Callable[[UnitResult], None],
     cancel: threading.Event | None,
+    scheduler: str | None = None,
 ) -> bool:
     """Evaluate every unit; return False when cancelled (finished units are kept)."""
     folds = list(StratifiedKFold(n_splits=spec.cv).split(data.X, data.y))
     preprocessor = make_preprocessor(data, spec.preprocess)
-    tasks = (
-        delayed(fit_trajectory)(
-            data.X, data.y, folds[u.fold][0], folds[u.fold][1],
-            params=u.trajectory.params, candidates=u.trajectory.candidates,
-            checkpoints=u.trajectory.checkpoints, preprocessor=preprocessor,
-            scoring=spec.scoring, fold=u.fold, unit=u.index,
-        )
-        for u in units
-    )
-    parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered", batch_size=1, pre_dispatch="2*n_jobs")
-    outputs = parallel(tasks)
+
+    def tasks(todo: list[_Unit]) -> Iterator[Any]:
+        for u in todo:
+            yield delayed(fit_trajectory)(
+                data.X, data.y, folds[u.fold][0], folds[u.fold][1],
+                params=u.trajectory.params, candidates=u.trajectory.candidates,
+                checkpoints=u.trajectory.checkpoints, preprocessor=preprocessor,
+                scoring=spec.scoring, fold=u.fold, unit=u.index,
+            )
+
+    if scheduler is None:  # loky processes, longest units first
+        parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered", batch_size=1, pre_dispatch="2*n_jobs")
+        return _consume(parallel(tasks(units)), on_unit, cancel)
+
+    # On a cluster: everything sizeable goes to the workers once. A worker that dies can take data or
+    # tasks with it; the units it had not finished run again (finished ones are kept), up to 3 times.
+    done: set[int] = set()
+
+    def on_cluster_unit(unit: UnitResult) -> None:
+        done.add(unit.unit)
+        on_unit(unit)
+
+    local_workers = n_jobs if n_jobs and n_jobs > 0 else None  # for scheduler="local"
+    shared = [data.X, data.y, *(index for fold in folds for index in fold)]
+    for attempt in range(1, 4):
+        todo = [u for u in units if u.index not in done]
+        try:
+            with dask_backend(scheduler, scatter=shared, n_workers=local_workers):
+                parallel = Parallel(n_jobs=-1, return_as="generator_unordered", batch_size=1)
+                return _consume(parallel(tasks(todo)), on_cluster_unit, cancel)
+        except TuningError:
+            raise
+        except Exception as exc:
+            if attempt == 3:
+                raise TuningError(f"the Dask cluster at {scheduler} kept failing ({type(exc).__name__}: {exc}); "
+                                  f"{len(done)} of {len(units)} units finished and are kept. Run again to "
+                                  "resume, with the experiment store") from None
+            log.warning("Dask failure (%s: %s); running the %d unfinished units again",
+                        type(exc).__name__, exc, len(units) - len(done))
+    return True
+
+
+def _consume(outputs: Any, on_unit: Callable[[UnitResult], None], cancel: threading.Event | None) -> bool:
+    """Hand each finished unit to ``on_unit``; stop (and abort the rest) when cancelled."""
     try:
         for unit_result in outputs:
             on_unit(unit_result)
@@ -180,6 +218,7 @@ def run_search(
     data: Dataset | None = None,
     store: ExperimentStore | None = None,
     follow_interval: float = 0.5,
+    scheduler: str | None = None,
 ) -> SearchResult:
     """Run a cross-validated grid search over ``MLPClassifier`` as the spec describes.
 
@@ -205,6 +244,9 @@ def run_search(
         there; a finished experiment is returned from the store without training. If
         another live process is training the same experiment, follow its progress
         (every ``follow_interval`` seconds) instead of training it twice.
+    scheduler : str, optional
+        Run the units of work on a Dask cluster: ``tcp://HOST:PORT``, or ``"local"``
+        for a ``LocalCluster`` with ``n_jobs`` workers. Results equal a local run's.
 
     Returns
     -------
@@ -261,7 +303,7 @@ def run_search(
     done = {u.unit for u in collected.units}
     try:
         finished = _run_units(spec, data, [u for u in units if u.index not in done],
-                              n_jobs if n_jobs is not None else spec.n_jobs, on_unit, cancel)
+                              n_jobs if n_jobs is not None else spec.n_jobs, on_unit, cancel, scheduler)
         result = _assemble(spec, plan, data, collected, finished=finished, exp_id=exp_id, started=started)
         if refit and finished and result.best_params is not None:
             result.best_estimator = _refit(spec, data, result.best_params)

@@ -22,6 +22,7 @@ from sklearn.metrics import check_scoring
 from sklearn.neural_network import MLPClassifier
 from threadpoolctl import threadpool_limits
 
+from tuning.cluster import running_on_dask_worker
 from tuning.pipeline import make_pipeline
 
 # The state an MLPClassifier has after a fit, besides its weights, that depends on
@@ -110,8 +111,8 @@ def _model_at(fitted: _CheckpointingMLP, snapshot: _Snapshot | None, max_iter: i
 
 
 def worker_name() -> str:
-    """Where this code runs: ``host:pid`` (a Dask worker adds its address later)."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """Where this code runs: a Dask worker's address, else ``host:pid``."""
+    return running_on_dask_worker() or f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _failure(exc: BaseException) -> str:
