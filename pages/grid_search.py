@@ -12,6 +12,7 @@ from pages.results_view import show_results
 from pages.widgets import (
     cached_dataset,
     choose_dataset,
+    compute_choice,
     error_boundary,
     experiment_store,
     find_search,
@@ -82,6 +83,7 @@ def page() -> None:
     st.caption("GridSearchCV over MLPClassifier: the same scores, with every candidate's loss curve kept.")
     follow_link()
     dataset_spec, data = choose_dataset()
+    scheduler, compute_ok = compute_choice()
     spec = the_spec(dataset_spec)
     if spec.dataset != dataset_spec:  # a linked spec brings its own data
         data = cached_dataset(json.dumps(spec.dataset, sort_keys=True))
@@ -92,8 +94,8 @@ def page() -> None:
 
     store = experiment_store()
     c1, c2 = st.columns([1, 5])
-    run = c1.button("Run search", type="primary", key="gs_run")
-    job = start_or_join_search(spec, restart=True) if run else find_search(spec)
+    run = c1.button("Run search", type="primary", key="gs_run", disabled=not compute_ok)
+    job = start_or_join_search(spec, restart=True, scheduler=scheduler) if run else find_search(spec)
     if job is None:
         stored = store.load_result(experiment_id(spec, data))
         if stored is not None:

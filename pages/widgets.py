@@ -15,6 +15,7 @@ from typing import Any
 
 import streamlit as st
 
+from tuning.cluster import cluster_status
 from tuning.csv_source import csv_columns, describe_preprocessing, guess_target, read_csv, save_upload
 from tuning.datasets import BUILTIN_DATASETS, Dataset, load_dataset
 from tuning.errors import DataError, TuningError
@@ -191,20 +192,47 @@ def follow_link() -> None:
     st.session_state["gs_last_link"] = link
 
 
+@st.cache_data(ttl=10, show_spinner=False)
+def _cluster_status(address: str) -> dict[str, Any]:
+    return cluster_status(address)
+
+
+def compute_choice() -> tuple[str | None, bool]:
+    """Sidebar: this machine, or a Dask scheduler (with its workers shown). Returns (address, usable)."""
+    with st.sidebar:
+        st.header("Compute")
+        where = st.radio("Run searches on", ["This machine", "A Dask cluster"], key="compute_where",
+                         horizontal=True)
+        if where == "This machine":
+            return None, True
+        st.session_state.setdefault("compute_address", os.environ.get("TUNING_DASK_SCHEDULER", "tcp://127.0.0.1:8786"))
+        address = st.text_input("Scheduler address", key="compute_address",
+                                help="tcp://HOST:PORT of `dask scheduler`, or 'local' for a cluster on this machine")
+        try:
+            status = _cluster_status(address.strip())
+        except TuningError as exc:
+            st.error(str(exc), icon=":material/cloud_off:")
+            return address, False
+        st.success(f"Connected: {len(status['workers'])} worker(s), {status['threads']} thread(s)",
+                   icon=":material/cloud_done:")
+        st.dataframe(status["workers"], hide_index=True, key="compute_workers")
+        return address.strip(), True
+
+
 @st.cache_resource(show_spinner=False)
 def _job_registry() -> tuple[threading.Lock, dict[str, SearchJob]]:
     """Searches by spec, shared by every session: one spec is never run twice at once."""
     return threading.Lock(), {}
 
 
-def start_or_join_search(spec: ExperimentSpec, *, restart: bool = False) -> SearchJob:
+def start_or_join_search(spec: ExperimentSpec, *, restart: bool = False, scheduler: str | None = None) -> SearchJob:
     """The running (or finished) job for this spec, started if there is none."""
     lock, jobs = _job_registry()
     key = spec.to_json()
     with lock:
         job = jobs.get(key)
         if job is None or (restart and job.state().status in ("cancelled", "failed")):
-            job = SearchJob(spec, refit=True, store=experiment_store())
+            job = SearchJob(spec, refit=True, store=experiment_store(), scheduler=scheduler)
             jobs[key] = job
             while len(jobs) > 16:  # bounded: forget the oldest finished searches
                 oldest = next((k for k, j in jobs.items() if j.state().status != "running"), None)

@@ -76,3 +76,29 @@ def test_grid_search_explains_an_empty_choice(empty):
     at.multiselect(key=empty).set_value([]).run()
     assert not at.exception
     assert "empty list" in at.error[0].value
+
+
+def test_an_unreachable_dask_scheduler_is_one_message_and_blocks_only_running():
+    at = _open("pages/grid_search.py")
+    at.radio(key="compute_where").set_value("A Dask cluster").run()
+    at.text_input(key="compute_address").input("tcp://127.0.0.1:9").run()
+    assert not at.exception
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in at.error[0].value
+    assert at.button(key="gs_run").disabled
+    assert next(m.value for m in at.metric if m.label == "Fits") == "54"  # the rest of the page still works
+    at.text_input(key="compute_address").input("my-cluster").run()
+    assert "is not a Dask scheduler address" in at.error[0].value
+
+
+def test_a_search_runs_on_a_local_dask_cluster_from_the_page():
+    at = _open("pages/grid_search.py")
+    at.selectbox(key="dataset_name").set_value("iris").run()
+    at.multiselect(key="gs_units").set_value([4])
+    at.multiselect(key="gs_rates").set_value([0.03])
+    at.multiselect(key="gs_iters").set_value([10, 25])
+    at.radio(key="compute_where").set_value("A Dask cluster").run()
+    at.text_input(key="compute_address").input("local").run()
+    assert any("Connected: 2 worker(s)" in s.value for s in at.success)
+    at.button(key="gs_run").click().run()
+    assert not at.exception
+    assert any(m.label.startswith("best_score_") for m in at.metric)
