@@ -25,6 +25,7 @@ from tuning.cluster import check_address
 from tuning.csv_source import csv_summary, load_csv
 from tuning.datasets import list_datasets
 from tuning.errors import TuningError
+from tuning.lessons import list_lessons, run_lesson
 from tuning.results import SearchResult
 from tuning.search import Progress, run_search
 from tuning.spec import load_spec
@@ -178,6 +179,26 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_lesson_list(args: argparse.Namespace) -> int:
+    lessons = list_lessons()
+    if args.json:
+        print(json.dumps(lessons, indent=2))
+    else:
+        for lesson in lessons:
+            print(f"{lesson['name']:<15}{lesson['title']}: {lesson['summary']}")
+    return 0
+
+
+def _cmd_lesson_run(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    _check_writable(out, "--out")
+    result = run_lesson(args.name, n_jobs=args.n_jobs)
+    _write_atomically(out, lambda p: p.write_text(json.dumps(result.to_dict(), indent=1), encoding="utf-8"))
+    print(result.text)
+    print(f"claim: {result.claim}: {'holds' if result.claim_holds else 'DOES NOT HOLD'}; wrote {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tuning", description="Tuning Lab: grid searches over MLPClassifier."
@@ -220,6 +241,16 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["csv", "json"], default="csv")
     export.add_argument("--out", help="file to write (default: standard output)")
     export.set_defaults(handler=_cmd_export)
+    lesson = commands.add_parser("lesson", help="the lesson presets")
+    lesson_commands = lesson.add_subparsers(dest="lesson_command", required=True, metavar="ACTION")
+    lesson_list = lesson_commands.add_parser("list", help="list the presets")
+    lesson_list.add_argument("--json", action="store_true", help="print JSON")
+    lesson_list.set_defaults(handler=_cmd_lesson_list)
+    lesson_run = lesson_commands.add_parser("run", help="run one preset and check its claim")
+    lesson_run.add_argument("name", help="a preset name from `lesson list`")
+    lesson_run.add_argument("--out", required=True, help="where to write the result (JSON)")
+    lesson_run.add_argument("--n-jobs", type=_positive_or_all, default=None)
+    lesson_run.set_defaults(handler=_cmd_lesson_run)
     return parser
 
 

@@ -54,22 +54,30 @@ def fig_loss_curves(
     title: str = "Training loss over iterations",
     highlight: str | None = None,
     log_y: bool = False,
+    updates_per_epoch: Mapping[str, int] | None = None,
     projection: bool = False,
 ) -> go.Figure:
-    """One line per run: log-loss after each epoch. ``highlight`` draws one run bold."""
+    """One line per run: log-loss after each epoch. ``highlight`` draws one run bold.
+
+    With ``updates_per_epoch`` (mini-batches per epoch, per run) the x axis counts
+    weight updates instead of epochs.
+    """
     fig = go.Figure()
     for i, (label, losses) in enumerate(runs.items()):
         bold = highlight is not None and label == highlight
         faded = highlight is not None and not bold
+        step = updates_per_epoch[label] if updates_per_epoch else 1
         fig.add_trace(go.Scatter(
-            x=list(range(1, len(losses) + 1)), y=list(losses), mode="lines", name=label,
+            x=[step * k for k in range(1, len(losses) + 1)], y=list(losses), mode="lines", name=label,
             line={"width": 4 if bold else 2.5, "color": OKABE_ITO[i % len(OKABE_ITO)]},
             opacity=0.35 if faded else 1.0,
         ))
-    fig.update_layout(title=title, xaxis_title="iteration (epoch)", yaxis_title="training loss (log-loss)",
-                      hovermode="x unified")
+    fig.update_layout(title=title, xaxis_title="weight updates" if updates_per_epoch else "iteration (epoch)",
+                      yaxis_title="training loss (log-loss)", hovermode="x unified")
     if log_y:
         fig.update_yaxes(type="log", dtick="D2")
+    if updates_per_epoch:  # from tens to thousands of updates
+        fig.update_xaxes(type="log")
     return apply_theme(fig, projection=projection)
 
 
@@ -276,3 +284,51 @@ def fig_decision_boundary(model: Any, data: Dataset, *, resolution: int = 150, p
     fig.data = (fig.data[-1], *fig.data[:-1])  # the boundary under the points
     fig.update_layout(title="Decision boundary")
     return fig
+
+
+def fig_error_by_size(
+    table: Sequence[Mapping[str, float]], *, best_size: int | None = None, projection: bool = False
+) -> go.Figure:
+    """Train and test error against hidden units (rows of ``size``, ``*_error``, ``*_std``), best size marked."""
+    sizes = [row["size"] for row in table]
+    fig = go.Figure()
+    for n, (kind, label) in enumerate((("test", "test error (CV)"), ("train", "training error"))):
+        err = np.array([row[f"{kind}_error"] for row in table])
+        std = np.array([row[f"{kind}_std"] for row in table])
+        colour = OKABE_ITO[n * 2]
+        fig.add_trace(go.Scatter(x=sizes + sizes[::-1], y=list(err + std) + list((err - std)[::-1]), fill="toself",
+                                 fillcolor=colour, opacity=0.15, line={"width": 0}, hoverinfo="skip",
+                                 showlegend=False))
+        fig.add_trace(go.Scatter(x=sizes, y=err.tolist(), mode="lines+markers", name=label,
+                                 line={"color": colour, "width": 3, "dash": "solid" if kind == "test" else "dot"}))
+    if best_size is not None:
+        best = next(row for row in table if row["size"] == best_size)
+        fig.add_trace(go.Scatter(x=[best_size], y=[best["test_error"]], mode="markers+text", name="best size",
+                                 marker={"symbol": "star", "size": 22, "color": OKABE_ITO[3]},
+                                 text=[f"best: {best_size} units"], textposition="top center"))
+    fig.update_layout(title="Error versus hidden-layer size", xaxis_title="hidden units",
+                      yaxis_title="error (1 − accuracy)")
+    fig.update_xaxes(type="log", tickvals=sizes)
+    return apply_theme(fig, projection=projection)
+
+
+def fig_lesson(result: Any, *, projection: bool = False) -> list[go.Figure]:
+    """The charts a lesson preset shows, from its ``LessonResult``."""
+    data = result.data
+    if result.name == "learning_rate":
+        return [fig_loss_curves(data["curves"], title="Loss over iterations: three learning rates", log_y=True,
+                                projection=projection)]
+    if result.name == "hidden_size":
+        return [fig_error_by_size(data["table"], best_size=data["best_size"], projection=projection)]
+    if result.name == "grid_search":
+        search = SearchResult.from_dict(data["result"])
+        return [fig_score_heatmap(search, x="hidden_layer_sizes", y="max_iter", projection=projection),
+                fig_candidate_losses(search, projection=projection)]
+    if result.name == "minibatch":
+        return [fig_loss_curves(data["curves"], title="Loss per epoch, by batch size", log_y=True,
+                                projection=projection),
+                fig_loss_curves(data["curves"], title="Loss per weight update, by batch size", log_y=True,
+                                updates_per_epoch=data["updates_per_epoch"], projection=projection)]
+    if result.name == "init_seeds":
+        return [fig_loss_curves(data["curves"], title="Ten initialisations of one network", projection=projection)]
+    raise ValueError(f"no figure for lesson {result.name!r}")
