@@ -2,13 +2,20 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="Tuning Lab", page_icon=":material/show_chart:", layout="wide")
+from pages.widgets import page_setup
+
+presenting = st.query_params.get("present") == "1"
+st.set_page_config(page_title="Tuning Lab", page_icon=":material/show_chart:", layout="wide",
+                   initial_sidebar_state="collapsed" if presenting else "auto")
 
 
 def home() -> None:
+    page_setup("home")
     st.title("Tuning Lab")
     st.markdown(
         "See how a neural network's hyperparameters shape its training, with scikit-learn's `MLPClassifier`.\n\n"
+        "- **Lessons**: five one-click presets (learning rate, hidden-layer size, grid search, mini-batches, "
+        "initialisation), each a few sentences and the chart that shows them. Try projection mode for a class.\n"
         "- **Playground**: one network at a time. Move the learning rate, epochs and layer sizes and watch the "
         "loss curve answer as it trains; compare a too-low, a good and a too-high learning rate on one chart.\n"
         "- **Grid Search**: build a `param_grid` (hidden sizes × learning rates × `max_iter` …), see what it "
@@ -23,6 +30,7 @@ def home() -> None:
 
 pages = [
     st.Page(home, title="Home", icon=":material/home:", default=True),
+    st.Page("pages/lessons.py", title="Lessons", icon=":material/school:", url_path="lessons"),
     st.Page("pages/playground.py", title="Playground", icon=":material/science:", url_path="playground"),
     st.Page("pages/grid_search.py", title="Grid Search", icon=":material/grid_on:", url_path="grid_search"),
     st.Page("pages/experiments.py", title="Experiments", icon=":material/history:", url_path="experiments"),

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from pages.results_view import show_results
-from pages.widgets import error_boundary, experiment_store, require_app_navigation
+from pages.widgets import error_boundary, experiment_store, page_setup
 from tuning.compare import compare_results
 from tuning.datasets import load_dataset
 from tuning.errors import TuningError
@@ -62,7 +62,7 @@ def compare(store: ExperimentStore, row: dict, rows: list[dict]) -> None:
 
 @error_boundary
 def page() -> None:
-    require_app_navigation()
+    page_setup("experiments")
     st.title("Experiments")
     st.caption("Every search is kept as it runs. Open one to see its charts; its address is a shareable link.")
     store = experiment_store()

@@ -17,7 +17,8 @@ from pages.widgets import (
     experiment_store,
     find_search,
     follow_link,
-    require_app_navigation,
+    hosted_limits,
+    page_setup,
     start_or_join_search,
 )
 from tuning.datasets import Dataset
@@ -42,14 +43,17 @@ def grid_form() -> dict:
     c4, c5 = st.columns(2)
     st.session_state.setdefault("gs_cv", FORM_DEFAULTS["cv"])
     form["cv"] = c4.slider("CV folds", 2, 10, key="gs_cv")
-    cores = os.cpu_count() or 1
-    st.session_state.setdefault("gs_n_jobs", cores)
-    form["n_jobs"] = c5.slider("Parallel workers (n_jobs)", 1, cores, key="gs_n_jobs")
+    hosted = hosted_limits()
+    cores = hosted.n_jobs if hosted.enabled else os.cpu_count() or 1
+    st.session_state["gs_n_jobs"] = min(st.session_state.get("gs_n_jobs", cores), cores)
+    form["n_jobs"] = c5.slider("Parallel workers (n_jobs)", 1, max(cores, 2), key="gs_n_jobs", disabled=cores == 1,
+                               help="Hosted: one worker per search" if hosted.enabled else None)
     return form
 
 
 def show_cost(spec: ExperimentSpec, data: Dataset) -> None:
-    plan = plan_search(spec)
+    hosted = hosted_limits()
+    plan = plan_search(spec, max_epochs=hosted.max_epochs if hosted.enabled else None)
     seconds = estimate_seconds(plan, n_samples=data.n_samples, n_features=data.n_features,
                                n_classes=len(data.class_names), n_jobs=spec.n_jobs or 1)
     saved = 1 - plan.max_epochs_to_train / plan.max_epochs_gridsearchcv
@@ -76,9 +80,13 @@ def the_spec(dataset_spec: dict) -> ExperimentSpec:
     return parse_spec(form_to_spec(form, dataset_spec, form.pop("n_jobs")))
 
 
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
 @error_boundary
 def page() -> None:
-    require_app_navigation()
+    page_setup("grid_search")
     st.title("Grid Search")
     st.caption("GridSearchCV over MLPClassifier: the same scores, with every candidate's loss curve kept.")
     follow_link()
@@ -105,13 +113,16 @@ def page() -> None:
             st.info("Choose the grid, then press **Run search**. The page's address is a link to this grid.")
         return
     state = job.state()
-    if state.status == "running":
+    if state.status in ("queued", "running"):
         if c2.button("Stop", key="gs_stop"):
             job.cancel()
         p = state.progress
-        fraction = p.fraction if p else 0.0
-        text = f"{p.fits_done} / {p.fits_total} fits · {p.elapsed:.1f} s" if p else "starting workers…"
-        st.progress(fraction, text=text)
+        if state.status == "queued":
+            text = (f"Waiting for a free core: {_ordinal(state.place)} in line" if state.place
+                    else "Waiting for a free core…")
+        else:
+            text = f"{p.fits_done} / {p.fits_total} fits · {p.elapsed:.1f} s" if p else "starting workers…"
+        st.progress(p.fraction if p else 0.0, text=text)
         time.sleep(0.4)
         st.rerun()
     elif state.status == "failed":

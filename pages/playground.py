@@ -11,7 +11,9 @@ from pages.widgets import (
     LEARNING_RATES,
     choose_dataset,
     error_boundary,
-    require_app_navigation,
+    hosted_limits,
+    page_setup,
+    show_chart,
 )
 from tuning.figures import fig_decision_boundary, fig_loss_curves
 from tuning.playground import compare_learning_rates, describe_comparison, train_network
@@ -23,7 +25,9 @@ def network_controls() -> dict:
     with c1:
         rate = st.select_slider("Learning rate", LEARNING_RATES, value=0.01, key="pg_lr",
                                 format_func=lambda v: f"{v:g}", help="learning_rate_init, on a log scale")
-        epochs = st.slider("Epochs (max_iter)", 5, 500, 100, step=5, key="pg_epochs")
+        hosted = hosted_limits()
+        most = hosted.max_playground_epochs if hosted.enabled else 500
+        epochs = st.slider("Epochs (max_iter)", 5, most, min(100, most), step=5, key="pg_epochs")
         solver = st.selectbox("Solver", ["adam", "sgd"], key="pg_solver")
     with c2:
         layers = st.slider("Hidden layers", 1, 3, 1, key="pg_layers")
@@ -42,7 +46,7 @@ def network_controls() -> dict:
 
 @error_boundary
 def page() -> None:
-    require_app_navigation()
+    page_setup("playground")
     st.title("Playground")
     st.caption("Train one network and watch its loss fall, epoch by epoch. Then compare learning rates.")
     _, data = choose_dataset()
@@ -62,8 +66,8 @@ def page() -> None:
         def draw(epoch: int, losses: list[float]) -> None:
             if time.perf_counter() - last_draw[0] > 0.15 or epoch == params["max_iter"]:
                 last_draw[0] = time.perf_counter()
-                chart.plotly_chart(fig_loss_curves({"training loss": losses}, title=f"Training… epoch {epoch}"),
-                                   theme=None, key=f"pg_live_{epoch}")
+                show_chart(fig_loss_curves({"training loss": losses}, title=f"Training… epoch {epoch}"),
+                           f"pg_live_{epoch}", container=chart)
 
         st.session_state["pg_run"] = train_network(data, params, on_epoch=draw)
         st.session_state.pop("pg_comparison", None)
@@ -75,7 +79,7 @@ def page() -> None:
     run = st.session_state.get("pg_run")
     comparison = st.session_state.get("pg_comparison")
     if run is not None:
-        chart.plotly_chart(fig_loss_curves({"training loss": run.loss_curve}), theme=None, key="pg_loss")
+        show_chart(fig_loss_curves({"training loss": run.loss_curve}), "pg_loss", container=chart)
         m1, m2, m3, m4 = st.columns(4)
         m1.metric("Train accuracy", f"{run.train_score:.3f}")
         m2.metric("Test accuracy", f"{run.test_score:.3f}")
@@ -84,12 +88,12 @@ def page() -> None:
         if run.diverged:
             st.warning("Training diverged: the weights overflowed. Lower the learning rate.")
         elif data.is_plane:
-            st.plotly_chart(fig_decision_boundary(run.model, data), theme=None, key="pg_boundary")
+            show_chart(fig_decision_boundary(run.model, data), "pg_boundary")
     elif comparison is not None:
         runs = {f"lr={rate:g}" + (" (diverged)" if r.diverged else f", test acc {r.test_score:.2f}"): r.loss_curve
                 for rate, r in comparison.items()}
-        chart.plotly_chart(fig_loss_curves(runs, title="Loss over iterations by learning rate", log_y=True),
-                           theme=None, key="pg_compare_chart")
+        show_chart(fig_loss_curves(runs, title="Loss over iterations by learning rate", log_y=True),
+                   "pg_compare_chart", container=chart)
         st.caption(describe_comparison(comparison) + " (The loss axis is logarithmic.)")
     else:
         chart.info("Set the network, then press **Train**.")

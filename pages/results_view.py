@@ -8,6 +8,7 @@ import json
 import joblib
 import streamlit as st
 
+from pages.widgets import show_chart
 from tuning.codegen import sklearn_script, torch_script
 from tuning.datasets import Dataset
 from tuning.figures import fig_candidate_losses, fig_error_vs_hidden_size, fig_fit_timeline, fig_score_heatmap
@@ -54,28 +55,26 @@ def show_results(result: SearchResult, *, prefix: str = "gs", data: Dataset | No
         others = [p for p in varying if p != "hidden_layer_sizes"]
         line = st.selectbox("One line per", others or ["(none)"], key=f"{prefix}_line_param",
                             index=others.index("learning_rate_init") if "learning_rate_init" in others else 0)
-        st.plotly_chart(fig_error_vs_hidden_size(result, line_param=line if others else None), theme=None,
-                        key=f"{prefix}_error_fig")
+        show_chart(fig_error_vs_hidden_size(result, line_param=line if others else None), f"{prefix}_error_fig")
     with tabs[1]:
         c1, c2 = st.columns(2)
         rows = c1.selectbox("Panel rows", ["(none)", *varying], key=f"{prefix}_rows")
         cols = c2.selectbox("Panel columns", ["(none)", *varying], key=f"{prefix}_cols")
-        st.plotly_chart(
+        show_chart(
             fig_candidate_losses(result, rows=None if rows == "(none)" else rows,
                                  cols=None if cols == "(none)" else cols, highlight=selected),
-            theme=None, key=f"{prefix}_loss_fig", on_select=lambda: _select_from_chart(prefix),
-            selection_mode="points")
+            f"{prefix}_loss_fig", on_select=lambda: _select_from_chart(prefix), selection_mode="points")
         st.caption("Click a curve (or a table row) to highlight a candidate; the best is starred.")
     with tabs[2]:
         if len(varying) >= 2:
             c1, c2 = st.columns(2)
             x = c1.selectbox("x", varying, key=f"{prefix}_heat_x")
             y = c2.selectbox("y", [v for v in varying if v != x], key=f"{prefix}_heat_y")
-            st.plotly_chart(fig_score_heatmap(result, x=x, y=y), theme=None, key=f"{prefix}_heatmap_fig")
+            show_chart(fig_score_heatmap(result, x=x, y=y), f"{prefix}_heatmap_fig")
         else:
             st.info("A heatmap needs two parameters with several values each.")
     with tabs[3]:
-        st.plotly_chart(fig_fit_timeline(result), theme=None, key=f"{prefix}_timeline_fig")
+        show_chart(fig_fit_timeline(result), f"{prefix}_timeline_fig")
     with tabs[4]:
         shown = frame[[c for c in frame if c.startswith("param_")] +
                       ["mean_test_score", "std_test_score", "rank_test_score", "mean_train_score", "mean_fit_time"]]

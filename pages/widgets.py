@@ -16,11 +16,12 @@ from typing import Any
 import streamlit as st
 
 from tuning.cluster import cluster_status
-from tuning.csv_source import csv_columns, describe_preprocessing, guess_target, read_csv, save_upload
+from tuning.csv_source import CsvLimits, csv_columns, describe_preprocessing, guess_target, read_csv, save_upload
 from tuning.datasets import BUILTIN_DATASETS, Dataset, load_dataset
 from tuning.errors import DataError, TuningError
-from tuning.figures import fig_dataset_scatter
-from tuning.jobs import SearchJob
+from tuning.figures import apply_theme, fig_dataset_scatter
+from tuning.hosting import HostedLimits
+from tuning.jobs import CoreQueue, SearchJob
 from tuning.share import DATASET_FORM_RANGES, decode_spec, encode_spec, spec_to_form
 from tuning.spec import ExperimentSpec, parse_spec
 from tuning.store import ExperimentStore, default_store_path
@@ -29,6 +30,47 @@ log = logging.getLogger("tuning_lab")
 
 LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0]
 ALPHAS = [0.0, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0]
+
+
+PROJECTION_CSS = """
+<style>
+html, body, [data-testid="stAppViewContainer"] { font-size: 22px; }
+[data-testid="stMarkdownContainer"] p, [data-testid="stCaptionContainer"] { font-size: 1.25rem; line-height: 1.5; }
+h1 { font-size: 3rem !important; } h2, h3 { font-size: 2.2rem !important; }
+[data-testid="stMetricValue"] { font-size: 3rem; }
+[data-testid="stHeader"] { display: none; }
+</style>
+"""
+
+
+def hosted_limits() -> HostedLimits:
+    return HostedLimits.from_env()
+
+
+def projection_mode(page: str) -> bool:
+    """The projection toggle (also ``?present=1``): large text and thick lines for a classroom.
+
+    Each page has its own toggle widget; the mode itself is kept for the session, so it
+    survives page switches (which drop the query string).
+    """
+    key = f"present_{page}"
+    if key not in st.session_state:
+        st.session_state[key] = st.query_params.get("present") == "1" or st.session_state.get("present", False)
+    on = st.sidebar.toggle("Projection mode", key=key, help="Large text and charts for the back of a room")
+    st.session_state["present"] = on
+    if on:
+        st.query_params["present"] = "1"
+        st.markdown(PROJECTION_CSS, unsafe_allow_html=True)  # our own stylesheet, no user content
+    else:
+        st.query_params.pop("present", None)
+    return on
+
+
+def show_chart(fig: Any, key: str, *, container: Any = None, **options: Any) -> Any:
+    """Draw a figure with our theme (projection mode when on), in ``container`` (default: here)."""
+    if st.session_state.get("present"):
+        apply_theme(fig, projection=True)
+    return (container or st).plotly_chart(fig, theme=None, key=key, **options)
 
 
 def error_boundary(page: Callable[[], None]) -> Callable[[], None]:
@@ -59,8 +101,12 @@ UPLOAD = "upload"
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def cached_csv(raw: bytes, name: str, target: str | None) -> Dataset:
-    """Parse an uploaded CSV once per content and target."""
-    return read_csv(raw, name=name, target=target)
+    """Parse an uploaded CSV once per content and target (with the hosted caps when hosted)."""
+    hosted = hosted_limits()
+    limits = CsvLimits.from_env()
+    if hosted.enabled:
+        limits = CsvLimits(max_bytes=hosted.max_bytes, max_rows=hosted.max_rows, max_columns=limits.max_columns)
+    return read_csv(raw, name=name, target=target, limits=limits)
 
 
 _OPTION_WIDGETS = {"n_samples": "Samples", "noise": "Noise", "centers": "Classes", "random_state": "Data seed"}
@@ -220,6 +266,12 @@ def compute_choice() -> tuple[str | None, bool]:
 
 
 @st.cache_resource(show_spinner=False)
+def core_queue() -> CoreQueue:
+    """One line for the machine's cores, shared by every session of this server."""
+    return CoreQueue()
+
+
+@st.cache_resource(show_spinner=False)
 def _job_registry() -> tuple[threading.Lock, dict[str, SearchJob]]:
     """Searches by spec, shared by every session: one spec is never run twice at once."""
     return threading.Lock(), {}
@@ -232,7 +284,10 @@ def start_or_join_search(spec: ExperimentSpec, *, restart: bool = False, schedul
     with lock:
         job = jobs.get(key)
         if job is None or (restart and job.state().status in ("cancelled", "failed")):
-            job = SearchJob(spec, refit=True, store=experiment_store(), scheduler=scheduler)
+            hosted = hosted_limits()
+            job = SearchJob(spec, refit=True, store=experiment_store(), scheduler=scheduler,
+                            queue=None if scheduler else core_queue(),
+                            max_epochs=hosted.max_epochs if hosted.enabled else None)
             jobs[key] = job
             while len(jobs) > 16:  # bounded: forget the oldest finished searches
                 oldest = next((k for k, j in jobs.items() if j.state().status != "running"), None)
@@ -246,6 +301,14 @@ def find_search(spec: ExperimentSpec) -> SearchJob | None:
     lock, jobs = _job_registry()
     with lock:
         return jobs.get(spec.to_json())
+
+
+def page_setup(page: str) -> None:
+    """What every page does first: run inside the app's navigation, the projection toggle, hosted limits."""
+    require_app_navigation()
+    projection_mode(page)
+    if hosted_limits().enabled:
+        st.sidebar.caption(hosted_limits().describe())
 
 
 def require_app_navigation() -> None:

@@ -69,12 +69,27 @@ def cluster(tmp_path):
     log.close()
 
 
+_STARTED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_cli_left_behind():
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def _run_cli(spec: dict, out: Path, *extra: str) -> subprocess.Popen:
     path = out.with_suffix(".spec.json")
     path.write_text(json.dumps(spec))
-    return subprocess.Popen([sys.executable, "-m", "tuning", "run", str(path), "--out", str(out), "--quiet",
+    proc = subprocess.Popen([sys.executable, "-m", "tuning", "run", str(path), "--out", str(out), "--quiet",
                              "--no-store", *extra], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
+    _STARTED.append(proc)
+    return proc
 
 
 def _assert_same_scores(ours: dict, reference) -> None:

@@ -1,0 +1,49 @@
+"""Lessons: one-click presets, a few sentences each, and the chart that demonstrates them."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import streamlit as st
+
+from pages.widgets import error_boundary, page_setup, show_chart
+from tuning.figures import fig_lesson
+from tuning.lessons import LESSONS, LessonResult, run_lesson
+
+
+@st.cache_resource(show_spinner=False)
+def lesson_results() -> dict[str, Future[LessonResult]]:
+    """Every preset computed once per server, in the background, and shared by every session."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lessons")
+    return {name: pool.submit(run_lesson, name, n_jobs=1) for name in LESSONS}
+
+
+@error_boundary
+def page() -> None:
+    page_setup("lessons")
+    results = lesson_results()
+    st.title("Lessons")
+    names = list(LESSONS)
+    st.session_state.setdefault("lesson", st.query_params.get("lesson") if st.query_params.get("lesson") in names
+                                else names[0])
+    name = st.segmented_control("Preset", names, key="lesson", format_func=lambda n: LESSONS[n].title,
+                                label_visibility="collapsed") or names[0]
+    st.query_params["lesson"] = name
+    future = results[name]
+    if not future.done():
+        with st.spinner(f"Preparing “{LESSONS[name].title}” (once per server; then it is instant)…"):
+            future.result()
+    result = future.result()
+    st.subheader(result.title)
+    st.markdown(result.text)
+    for i, fig in enumerate(fig_lesson(result)):
+        show_chart(fig, f"lesson_{name}_{i}")
+    if result.claim_holds:
+        st.caption(f"Checked on this result: {result.claim}.")
+    else:
+        st.warning(f"This run does not show what the lesson expects ({result.claim}); read the chart as it is.")
+    with st.expander("Run it yourself"):
+        st.code(f"python -m tuning lesson run {name} --out {name}.json", language="bash")
+
+
+page()

@@ -1,0 +1,39 @@
+"""The Lessons page and projection mode, driven through AppTest."""
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _lessons(**query) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page("pages/lessons.py")
+    return at.run()
+
+
+def test_every_preset_shows_its_text_and_charts():
+    at = _lessons()
+    assert not at.exception
+    for name in ["learning_rate", "hidden_size", "grid_search", "minibatch", "init_seeds"]:
+        at.session_state["lesson"] = name
+        at.run()
+        assert not at.exception and not at.warning, name
+        assert at.query_params["lesson"] == name
+        assert at.subheader[0].value and len(at.markdown[0].value) > 80
+        assert at.get("plotly_chart"), name
+        assert at.caption[-1].value.startswith("Checked on this result:")
+
+
+def test_a_lesson_link_opens_that_lesson_in_projection_mode():
+    at = _lessons(lesson="hidden_size", present="1")
+    assert not at.exception
+    assert at.subheader[0].value == "Hidden-layer size"
+    assert at.toggle(key="present_lessons").value is True
+    assert any("font-size: 22px" in m.value for m in at.markdown)  # the projection stylesheet
+    at.toggle(key="present_lessons").set_value(False).run()
+    assert "present" not in at.query_params

@@ -1,0 +1,27 @@
+"""Limits for a hosted demo that a whole class opens at once (``TUNING_HOSTED=1``)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class HostedLimits:
+    """Per-session caps; ``enabled`` is False on a local install, where nothing is capped."""
+
+    enabled: bool = False
+    max_epochs: int = 20_000
+    max_rows: int = 5_000
+    max_bytes: int = 2_000_000
+    n_jobs: int = 1
+    max_playground_epochs: int = 300
+
+    @classmethod
+    def from_env(cls) -> HostedLimits:
+        return cls(enabled=os.environ.get("TUNING_HOSTED", "").lower() in ("1", "true", "yes"))
+
+    def describe(self) -> str:
+        return (f"Hosted demo limits: searches up to {self.max_epochs:,} epochs on {self.n_jobs} worker each, "
+                f"CSV files up to {self.max_rows:,} rows ({self.max_bytes // 1_000_000} MB), Playground up to "
+                f"{self.max_playground_epochs} epochs. Run Tuning Lab locally for more.")
