@@ -28,3 +28,54 @@ def test_cancel_keeps_finished_fits():
     state = job.wait(timeout=60)
     assert state.status == "cancelled"
     assert 0 < state.result.fits_done < state.result.fits_total
+
+
+def test_the_core_queue_is_first_come_first_served_and_never_over_capacity():
+    import threading
+    import time
+
+    from tuning.jobs import CoreQueue
+
+    queue = CoreQueue(capacity=2)
+    order, peak, lock = [], [0], threading.Lock()
+    tickets = [object() for _ in range(4)]
+
+    def worker(i):
+        assert queue.acquire(tickets[i], 2 if i == 0 else 1)
+        with lock:
+            order.append(i)
+            peak[0] = max(peak[0], queue.in_use)
+        time.sleep(0.3 if i == 0 else 0.05)
+        queue.release(2 if i == 0 else 1)
+
+    threads = []
+    for i in range(4):
+        threads.append(threading.Thread(target=worker, args=(i,)))
+        threads[-1].start()
+        time.sleep(0.02)  # arrive in order
+    # ticket 0 holds both cores: the others wait in the order they came
+    assert [queue.place(t) for t in tickets] == [None, 1, 2, 3]
+    for t in threads:
+        t.join()
+    assert order == [0, 1, 2, 3] and peak[0] <= 2
+
+
+def test_a_queued_search_waits_shows_its_place_and_gives_up_when_nobody_looks():
+    import time
+
+    from tuning.jobs import CoreQueue
+
+    queue = CoreQueue(capacity=1)
+    blocker = object()
+    assert queue.acquire(blocker, 1)  # the only core is busy
+    waiting = SearchJob(SPEC, queue=queue, abandon_after=0.5, n_jobs=1)
+    deadline = time.monotonic() + 5
+    while waiting.state().place is None and time.monotonic() < deadline:  # the thread joins the line
+        time.sleep(0.01)
+    state = waiting.state()
+    assert state.status == "queued" and state.place == 1
+    time.sleep(1.5)  # nobody polls it any more
+    assert waiting.wait(timeout=10).status == "failed" and "given up" in waiting.state().error
+    queue.release(1)
+    job = SearchJob(SPEC, queue=queue, n_jobs=1)
+    assert job.wait(timeout=60).status == "finished" and queue.in_use == 0
