@@ -22,7 +22,9 @@ def lesson_results() -> dict[str, Future[LessonResult]]:
 def page() -> None:
     page_setup("lessons")
     results = lesson_results()
-    st.title("Lessons")
+    presenting = st.session_state.get("present", False)
+    if not presenting:
+        st.title("Lessons")
     names = list(LESSONS)
     st.session_state.setdefault("lesson", st.query_params.get("lesson") if st.query_params.get("lesson") in names
                                 else names[0])
@@ -34,10 +36,15 @@ def page() -> None:
         with st.spinner(f"Preparing “{LESSONS[name].title}” (once per server; then it is instant)…"):
             future.result()
     result = future.result()
-    st.subheader(result.title)
-    st.markdown(result.text)
-    for i, fig in enumerate(fig_lesson(result)):
+    if not presenting:
+        st.subheader(result.title)
+        st.markdown(result.text)
+    for i, fig in enumerate(fig_lesson(result, projection=presenting)):
+        if presenting:  # the chart fills a 1280x720 screen; the text follows it
+            fig.update_layout(height=520, margin={"t": 60})
         show_chart(fig, f"lesson_{name}_{i}")
+    if presenting:
+        st.markdown(result.text)
     if result.claim_holds:
         st.caption(f"Checked on this result: {result.claim}.")
     else:

@@ -39,6 +39,7 @@ html, body, [data-testid="stAppViewContainer"] { font-size: 22px; }
 h1 { font-size: 3rem !important; } h2, h3 { font-size: 2.2rem !important; }
 [data-testid="stMetricValue"] { font-size: 3rem; }
 [data-testid="stHeader"] { display: none; }
+[data-testid="stMainBlockContainer"] { padding-top: 1rem; max-width: 100%; }
 </style>
 """
 

@@ -2,7 +2,7 @@
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import click_and_wait, screenshot, wait_until_idle
+from tests.e2e.conftest import ARTIFACTS, click_and_wait, screenshot, wait_until_idle
 
 
 def test_home_page_links_to_both_pages(page, app_url):
@@ -72,3 +72,19 @@ def test_stop_keeps_the_finished_fits(page, app_url):
     click_and_wait(page, stop)
     expect(page.get_by_text("Stopped:")).to_be_visible(timeout=60_000)
     expect(page.get_by_test_id("stProgress")).to_have_count(0)
+
+
+def test_a_lesson_in_projection_mode_is_readable_at_1280x720(page, app_url):
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.goto(f"{app_url}/lessons?lesson=learning_rate&present=1")
+    wait_until_idle(page)
+    chart = page.get_by_test_id("stPlotlyChart").first
+    expect(chart.locator(".main-svg").first).to_be_visible(timeout=120_000)
+    box = chart.bounding_box()
+    assert box["y"] + box["height"] <= 720 and box["height"] >= 450  # the chart fills the first screen
+    tick = chart.locator(".xtick text").first
+    size = float(tick.evaluate("el => parseFloat(getComputedStyle(el).fontSize)"))
+    assert size >= 20
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "lesson-projection.png"))
+    expect(page.get_by_test_id("stSidebar")).to_have_attribute("data-collapsed", "true")  # controls tucked away
