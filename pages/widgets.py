@@ -22,14 +22,14 @@ from tuning.errors import DataError, TuningError
 from tuning.figures import apply_theme, fig_dataset_scatter
 from tuning.hosting import HostedLimits
 from tuning.jobs import CoreQueue, SearchJob
-from tuning.share import DATASET_FORM_RANGES, decode_spec, encode_spec, spec_to_form
+from tuning.share import DATASET_FORM_RANGES, FORM_OPTIONS, decode_spec, encode_spec, spec_to_form
 from tuning.spec import ExperimentSpec, parse_spec
 from tuning.store import ExperimentStore, default_store_path
 
 log = logging.getLogger("tuning_lab")
 
-LEARNING_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0]
-ALPHAS = [0.0, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0]
+LEARNING_RATES = FORM_OPTIONS["rates"]
+ALPHAS = FORM_OPTIONS["alphas"]
 
 
 PROJECTION_CSS = """
