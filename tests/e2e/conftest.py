@@ -21,6 +21,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("TUNING_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = ROOT / "artifacts" / "screenshots"
+SERVER_STORES: dict[str, Path] = {}  # app URL -> the experiment store file its server uses
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -77,8 +78,10 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         else:
             server.kill()
             continue
+        url = f"http://127.0.0.1:{port}"
+        SERVER_STORES[url] = log_path.parent / "experiments.sqlite"
         try:
-            yield f"http://127.0.0.1:{port}"
+            yield url
         finally:
             server.terminate()
             server.wait(timeout=20)

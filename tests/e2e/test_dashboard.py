@@ -2,7 +2,8 @@
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ARTIFACTS, click_and_wait, screenshot, wait_until_idle
+from tests.e2e.conftest import ARTIFACTS, SERVER_STORES, click_and_wait, screenshot, wait_until_idle
+from tuning.store import ExperimentStore
 
 
 def test_home_page_links_to_both_pages(page, app_url):
@@ -48,6 +49,14 @@ def test_grid_search_runs_and_draws_every_chart(page, app_url):
     expect(page.get_by_test_id("stTabs").get_by_test_id("stDataFrame")).to_be_visible()
     page.get_by_role("tab", name="Loss curves").click()
     screenshot(page, "grid-search-loss-curves")
+
+    (experiment,) = ExperimentStore(SERVER_STORES[app_url]).list()  # the search was kept as it ran
+    assert experiment["status"] == "finished" and experiment["fits_done"] == 54
+    page.goto(f"{app_url}/experiments?exp={experiment['id']}")
+    wait_until_idle(page)
+    expect(page.get_by_role("heading", name=f"Experiment {experiment['id']}")).to_be_visible()
+    expect(page.get_by_test_id("stMetric").filter(has_text="best_score_")).to_contain_text(f"{value:.4f}")
+    screenshot(page, "experiments")
 
 
 def _choose(page, widget_label: str, option: str) -> None:
