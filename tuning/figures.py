@@ -265,6 +265,7 @@ def fig_dataset_scatter(data: Dataset, *, projection: bool = False) -> go.Figure
     fig.update_layout(title=f"{data.name}: {data.n_samples} points", xaxis_title=data.feature_names[0],
                       yaxis_title=data.feature_names[1])
     fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    fig.update_xaxes(constrain="domain")  # equal scales by narrowing the plot, not by widening the range
     return apply_theme(fig, projection=projection)
 
 
