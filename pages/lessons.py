@@ -15,7 +15,7 @@ from tuning.lessons import LESSONS, LessonResult, run_lesson
 def lesson_results() -> dict[str, Future[LessonResult]]:
     """Every preset computed once per server, in the background, and shared by every session."""
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lessons")
-    return {name: pool.submit(run_lesson, name, n_jobs=1) for name in LESSONS}
+    return {name: pool.submit(run_lesson, name) for name in LESSONS}
 
 
 @error_boundary

@@ -220,12 +220,18 @@ def follow_link() -> None:
     switch, the grid this session last had. Runs before the widgets are created."""
     exp = st.query_params.get("exp")
     link = st.query_params.get("spec") or st.session_state.get("gs_last_link")
-    if exp:
-        row = experiment_store().get(experiment_store().find(exp))
-        link = encode_spec(parse_spec(row["spec"]))
-    if not link or (link == st.session_state.get("gs_last_link") and "gs_units" in st.session_state):
+    try:
+        if exp:
+            row = experiment_store().get(experiment_store().find(exp))
+            link = encode_spec(parse_spec(row["spec"]))
+        if not link or (link == st.session_state.get("gs_last_link") and "gs_units" in st.session_state):
+            return
+        spec = decode_spec(link)
+    except TuningError as exc:  # a bad link: say so, and carry on with the form as it was
+        st.error(str(exc), icon=":material/link_off:")
+        st.query_params.pop("exp", None)
+        st.query_params.pop("spec", None)
         return
-    spec = decode_spec(link)
     form = spec_to_form(spec)
     st.session_state.pop("gs_linked_spec", None)
     if form is None:

@@ -130,7 +130,7 @@ class SearchJob:
 
     def _run(self, **options: Any) -> None:
         slots = options.get("n_jobs") or self.spec.n_jobs or 1
-        slots = os.cpu_count() or 1 if slots < 0 else slots
+        slots = (os.cpu_count() or 1) if slots < 0 else slots
         if self._queue is not None and not self._wait_for_cores(slots):
             with self._lock:
                 self._error = "the search was given up before it started: nobody was waiting for it any more"

@@ -107,9 +107,11 @@ def _grid_search(n_jobs: int | None) -> LessonResult:
     best = result.best_params
     holds = (result.best_score == max(s for s in cv["mean_test_score"] if s == s)
              and best["max_iter"] > 5 and best["hidden_layer_sizes"] != [4] and result.best_estimator is not None)
+    workers = spec["n_jobs"]
     text = (f"GridSearchCV over max_iter × hidden_layer_sizes on the digits, {result.fits_total} fits on "
-            f"{spec['n_jobs']} workers. best_score_ = {result.best_score:.3f} with {best}; best_estimator_ is "
-            "that network refitted on all the data. Too few epochs or too few units both cost accuracy.")
+            f"{workers} worker{'s' if workers != 1 else ''} (n_jobs={workers}). best_score_ = "
+            f"{result.best_score:.3f} with {best}; best_estimator_ is that network refitted on all the data. "
+            "Too few epochs or too few units both cost accuracy.")
     return LessonResult("grid_search", "Grid search", text,
                         "the best candidate trains more than 5 epochs with more than 4 units, and is refitted",
                         holds, {"result": result.to_dict()})

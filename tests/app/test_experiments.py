@@ -102,7 +102,14 @@ def test_a_link_the_form_cannot_show_runs_as_linked():
     assert any(m.label.startswith("best_score_") for m in at.metric)
 
 
-def test_a_damaged_link_is_one_message():
+def test_a_damaged_link_is_one_message_and_the_form_still_works():
     at = _page("pages/grid_search.py", spec="not-a-link")
     assert not at.exception
     assert "damaged or incomplete" in at.error[0].value
+    assert next(m.value for m in at.metric if m.label == "Fits") == "54"  # the default grid, ready to run
+
+
+def test_an_unknown_experiment_link_is_one_message():
+    at = _page("pages/grid_search.py", exp="ffffffffffff")
+    assert not at.exception
+    assert "is not in" in at.error[0].value and at.button(key="gs_run")
