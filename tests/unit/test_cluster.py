@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SMALL = {"dataset": "iris", "cv": 3, "param_grid": {"hidden_layer_sizes": [[4], [8]], "max_iter": [5, 20]}}
 LONGER = {"dataset": "digits", "cv": 3,
           "param_grid": {"hidden_layer_sizes": [[16], [32]], "max_iter": [30, 80], "learning_rate_init": [1e-3, 3e-3]}}
+DASK = [sys.executable, "-m", "dask"]  # the `dask` command of this Python, wherever its scripts are installed
 SCORES = ["mean_test_score", "std_test_score", "rank_test_score", "split0_test_score", "split2_test_score"]
 
 
@@ -46,12 +47,12 @@ def cluster(tmp_path):
     log = (tmp_path / "dask.log").open("w")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}  # as the README says: Tuning Lab importable everywhere
     procs = {"scheduler": subprocess.Popen(
-        ["dask", "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+        [*DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)}
     _wait_for_port(port)
     for name in ("w1", "w2"):
         procs[name] = subprocess.Popen(
-            ["dask", "worker", address, "--nthreads", "1", "--name", name, "--no-nanny", "--no-dashboard"],
+            [*DASK, "worker", address, "--nthreads", "1", "--name", name, "--no-nanny", "--no-dashboard"],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     deadline = time.monotonic() + 60
     while len(cluster_status(address)["workers"]) < 2:
