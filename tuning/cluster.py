@@ -41,8 +41,10 @@ def check_address(address: str) -> str:
     return address
 
 
-def connect(address: str, *, n_workers: int | None = None, timeout: float = 5.0) -> Any:
-    """A ``distributed.Client`` for a scheduler address, or for a new local cluster (``local``).
+@contextmanager
+def connected(address: str, *, n_workers: int | None = None, timeout: float = 5.0) -> Iterator[Any]:
+    """A ``distributed.Client`` for a scheduler address, or for a new local cluster (``local``);
+    on leaving, the client is closed, and so is the local cluster it started.
 
     Raises
     ------
@@ -51,15 +53,23 @@ def connect(address: str, *, n_workers: int | None = None, timeout: float = 5.0)
     """
     distributed = _distributed()
     address = check_address(address)
+    cluster = None
     if address == LOCAL:
         cluster = distributed.LocalCluster(n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=1,
                                            processes=True, dashboard_address=None, silence_logs=logging.ERROR)
-        return distributed.Client(cluster)
+        client = distributed.Client(cluster)
+    else:
+        try:
+            client = distributed.Client(address, timeout=timeout)
+        except (OSError, TimeoutError) as exc:
+            raise TuningError(f"cannot reach the Dask scheduler at {address} ({exc}). Check that `dask scheduler` "
+                              "is running there and that this machine can reach its port") from None
     try:
-        return distributed.Client(address, timeout=timeout)
-    except (OSError, TimeoutError) as exc:
-        raise TuningError(f"cannot reach the Dask scheduler at {address} ({exc}). Check that `dask scheduler` "
-                          "is running there and that this machine can reach its port") from None
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def describe(client: Any) -> dict[str, Any]:
@@ -73,14 +83,8 @@ def describe(client: Any) -> dict[str, Any]:
 
 def cluster_status(address: str) -> dict[str, Any]:
     """Connect, describe the cluster and disconnect (for a UI's status line)."""
-    client = connect(address, timeout=3.0)
-    try:
+    with connected(address, timeout=3.0) as client:
         return describe(client)
-    finally:
-        cluster = getattr(client, "cluster", None) if address == LOCAL else None
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def check_workers(client: Any) -> None:
@@ -105,21 +109,16 @@ def check_workers(client: Any) -> None:
 @contextmanager
 def dask_backend(address: str, *, scatter: list[Any], n_workers: int | None = None) -> Iterator[Any]:
     """Within the block, joblib runs on the cluster at ``address``; ``scatter`` goes to the workers once."""
-    client = connect(address, n_workers=n_workers)
-    cluster = client.cluster if address.strip() == LOCAL else None
-    try:
-        if not client.scheduler_info().get("workers"):
-            client.wait_for_workers(1, timeout=30)
+    with connected(address, n_workers=n_workers) as client:
+        try:
+            if not client.scheduler_info().get("workers"):
+                client.wait_for_workers(1, timeout=30)
+        except TimeoutError:
+            raise TuningError(f"the Dask scheduler at {address} has no workers. Start some with "
+                              f"`dask worker {address}`") from None
         check_workers(client)
         with parallel_config(backend="dask", scatter=scatter):
             yield client
-    except TimeoutError:
-        raise TuningError(f"the Dask scheduler at {address} has no workers. Start some with "
-                          f"`dask worker {address}`") from None
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def running_on_dask_worker() -> str | None:
