@@ -125,7 +125,7 @@ def _builtin_options(name: str) -> dict[str, Any]:
         st.session_state.setdefault(key, builtin.options[option].default)
         if option == "random_state":
             spec[option] = int(st.number_input(label, int(low), int(high), key=key))
-        elif isinstance(step, float) or option == "noise":
+        elif isinstance(step, float):
             spec[option] = float(st.slider(label, float(low), float(high), step=float(step), key=key))
         else:
             spec[option] = int(st.slider(label, int(low), int(high), step=int(step), key=key))

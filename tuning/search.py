@@ -70,8 +70,11 @@ class _Unit:
 
 @dataclass
 class _Collected:
-    records: list[FitRecord] = field(default_factory=list)
     units: list[UnitResult] = field(default_factory=list)
+
+    @property
+    def records(self) -> list[FitRecord]:
+        return [r for u in self.units for r in u.records]
 
 
 def sklearn_equivalent(
@@ -283,20 +286,17 @@ def run_search(
             stored = store.load_result(exp_id)
             if stored is not None:
                 return stored
-            collected = _Collected(units=store.units(exp_id))
-            collected.records = [r for u in collected.units for r in u.records]
+            collected = _Collected(store.units(exp_id))
             report()
             if cancel is not None and cancel.is_set():
                 return _assemble(spec, plan, data, collected, finished=False, exp_id=exp_id, started=started)
             time.sleep(follow_interval)
-        collected = _Collected(units=store.units(exp_id))
-        collected.records = [r for u in collected.units for r in u.records]
+        collected = _Collected(store.units(exp_id))
 
     def on_unit(unit: UnitResult) -> None:
         if store is not None:
             store.save_unit(exp_id, unit)
         collected.units.append(unit)
-        collected.records.extend(unit.records)
         report(plan.candidates[unit.records[-1].candidate] if unit.records else None)
 
     report()
