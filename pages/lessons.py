@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from pages.widgets import error_boundary, page_setup, show_chart
@@ -16,6 +17,20 @@ def lesson_results() -> dict[str, Future[LessonResult]]:
     """Every preset computed once per server, in the background, and shared by every session."""
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lessons")
     return {name: pool.submit(run_lesson, name) for name in LESSONS}
+
+
+@st.cache_resource(show_spinner=False, max_entries=2 * len(LESSONS))
+def lesson_figures(name: str, presenting: bool) -> tuple[go.Figure, ...]:
+    """A preset's charts, built once per server and mode and then only read by every session.
+
+    Building Plotly figures is most of what a warm lesson page costs the server; a class
+    opening the same preset at once shares these objects instead.
+    """
+    figures = fig_lesson(lesson_results()[name].result(), projection=presenting)
+    if presenting:  # the chart fills a 1280x720 screen; the text follows it
+        for fig in figures:
+            fig.update_layout(height=520)
+    return tuple(figures)
 
 
 @error_boundary
@@ -39,18 +54,15 @@ def page() -> None:
     if not presenting:
         st.subheader(result.title)
         st.markdown(result.text)
-    for i, fig in enumerate(fig_lesson(result, projection=presenting)):
-        if presenting:  # the chart fills a 1280x720 screen; the text follows it
-            fig.update_layout(height=520, margin={"t": 60})
-        show_chart(fig, f"lesson_{name}_{i}")
+    for i, fig in enumerate(lesson_figures(name, bool(presenting))):
+        show_chart(fig, f"lesson_{name}_{i}", shared=True)
     if presenting:
         st.markdown(result.text)
     if result.claim_holds:
         st.caption(f"Checked on this result: {result.claim}.")
     else:
         st.warning(f"This run does not show what the lesson expects ({result.claim}); read the chart as it is.")
-    with st.expander("Run it yourself"):
-        st.code(f"python -m tuning lesson run {name} --out {name}.json", language="bash")
+    st.caption(f"Run it yourself: `python -m tuning lesson run {name} --out {name}.json`")
 
 
 page()

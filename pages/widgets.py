@@ -67,9 +67,13 @@ def projection_mode(page: str) -> bool:
     return on
 
 
-def show_chart(fig: Any, key: str, *, container: Any = None, **options: Any) -> Any:
-    """Draw a figure with our theme (projection mode when on), in ``container`` (default: here)."""
-    if st.session_state.get("present"):
+def show_chart(fig: Any, key: str, *, container: Any = None, shared: bool = False, **options: Any) -> Any:
+    """Draw a figure with our theme (projection mode when on), in ``container`` (default: here).
+
+    ``shared`` marks a cached figure that other sessions draw too: it is already styled for
+    the mode it was built for and is never modified here.
+    """
+    if st.session_state.get("present") and not shared:
         apply_theme(fig, projection=True)
     return (container or st).plotly_chart(fig, theme=None, key=key, **options)
 

@@ -1,5 +1,6 @@
 """The Lessons page and projection mode, driven through AppTest."""
 
+import json
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -26,7 +27,9 @@ def test_every_preset_shows_its_text_and_charts():
         assert at.query_params["lesson"] == name
         assert at.subheader[0].value and len(at.markdown[0].value) > 80
         assert at.get("plotly_chart"), name
-        assert at.caption[-1].value.startswith("Checked on this result:")
+        captions = [c.value for c in at.caption]
+        assert any(c.startswith("Checked on this result:") for c in captions), captions
+        assert any(f"python -m tuning lesson run {name}" in c for c in captions), captions
 
 
 def test_a_lesson_link_opens_that_lesson_in_projection_mode():
@@ -35,5 +38,10 @@ def test_a_lesson_link_opens_that_lesson_in_projection_mode():
     assert "Error against hidden units" in at.markdown[-1].value  # text under the chart, no title
     assert at.toggle(key="present_lessons").value is True
     assert any("font-size: 22px" in m.value for m in at.markdown)  # the projection stylesheet
+    layout = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]
+    assert layout["height"] == 520 and layout["xaxis"]["tickfont"]["size"] >= 20
     at.toggle(key="present_lessons").set_value(False).run()
     assert "present" not in at.query_params
+    # the shared figures are cached per mode: leaving projection mode gets the normal chart back
+    layout = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]
+    assert "height" not in layout and layout["xaxis"]["tickfont"]["size"] < 20
