@@ -6,10 +6,13 @@ Starts `streamlit run app.py` in hosted mode (TUNING_HOSTED=1) on a free loopbac
 warms the lesson presets, then measures N concurrent sessions that open a preset, three
 ways, and M browser sessions that each run a small search:
 
-1. server side: N websocket clients speak Streamlit's protocol exactly as the browser's
-   front end does (the same BackMsg, the same ForwardMsgs back) and time from connecting
-   to receiving the preset's chart. This is what the server adds for a class whose
-   browsers run on their own machines.
+1. server side: N clients do what a browser asks of the server, without drawing: with a
+   cold cache they first download every file a fresh Chromium fetched to show the page
+   (recorded during the warm-up, six connections at a time as a browser does); then,
+   as with a warm cache, they speak Streamlit's websocket protocol exactly as the front
+   end does (the same BackMsg, the same ForwardMsgs back) until the preset's chart
+   arrives. This is what the server adds for a class whose browsers run on their own
+   machines.
 2. browser page loads: N Playwright tabs (the system Chromium) open the preset's address
    at once and time until the chart is drawn. The browsers run on the server's cores,
    so this includes N Streamlit front ends booting on one machine.
@@ -33,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -155,12 +159,37 @@ class MemoryWatch(threading.Thread):
             time.sleep(0.2)
 
 
-async def protocol_session(port: int, name: str, timeout: float) -> float | None:
-    """One session as the front end opens it: connect, ask for the page, wait for its chart."""
+BROWSER_CONNECTIONS = 6  # a browser's parallel HTTP/1.1 connections to one host
+
+
+def fetch(url: str) -> int:
+    """GET one file as Chromium asks for it; the status (the front end's probes may get a 404)."""
+    request = urllib.request.Request(url, headers={"Accept-Encoding": "gzip, deflate, br, zstd"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            response.read()
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+async def protocol_session(port: int, name: str, timeout: float, assets: list[str] = ()) -> float | None:
+    """One session as the front end opens it: download ``assets`` (a cold cache), connect,
+    ask for the page, wait for its chart."""
+    started = time.perf_counter()
+    connections = asyncio.Semaphore(BROWSER_CONNECTIONS)
+
+    async def get(path: str) -> int:
+        async with connections:
+            return await asyncio.to_thread(fetch, f"http://127.0.0.1:{port}{path}")
+
+    try:
+        await asyncio.wait_for(asyncio.gather(*[get(path) for path in assets]), timeout)
+    except Exception:
+        return None
     message = BackMsg()
     message.rerun_script.query_string = f"lesson={name}"
     message.rerun_script.page_name = "lessons"
-    started = time.perf_counter()
     try:
         async with asyncio.timeout(timeout), websockets.connect(
                 f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"], max_size=None) as ws:
@@ -178,6 +207,19 @@ async def protocol_session(port: int, name: str, timeout: float) -> float | None
     except Exception:  # a failure is counted, not raised
         return None
     return None
+
+
+async def record_assets(browser, base: str, name: str) -> list[str]:
+    """The files a browser with an empty cache fetches from the server to show a preset."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 720})
+    paths: list[str] = []
+    context.on("request", lambda request: paths.append(request.url.removeprefix(base))
+               if request.url.startswith(base) and request.resource_type != "websocket" else None)
+    seconds, _ = await open_preset(context, f"{base}/lessons?lesson={name}", name, timeout=300)
+    await context.close()
+    if seconds is None:
+        raise SystemExit(f"the preset {name!r} did not show its chart")
+    return paths
 
 
 async def open_preset(context, url: str, name: str, timeout: float) -> tuple[float | None, object]:
@@ -256,19 +298,22 @@ async def main_async(args: argparse.Namespace) -> None:
                 browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
                 context = await browser.new_context(viewport={"width": 1280, "height": 720})
                 warm = time.perf_counter()
+                assets = await record_assets(browser, base, names[0])
                 for name in names:  # warm the presets once (they are computed once per server)
                     _, page = await open_preset(context, f"{base}/lessons?lesson={name}", name, timeout=300)
                     await page.close()
-                print(f"presets warmed in {time.perf_counter() - warm:.1f} s")
+                print(f"presets warmed in {time.perf_counter() - warm:.1f} s; a browser with an empty cache "
+                      f"fetched {len(assets)} files to show one")
                 single, page = await open_preset(context, f"{base}/lessons?lesson={names[0]}", names[0], timeout=60)
                 await page.close()
                 print(f"one browser session alone, page load to chart: {single:.2f} s")
 
-                meter = Meter(server.pid)
-                times = await asyncio.gather(*[protocol_session(port, names[i % len(names)], timeout=120)
-                                               for i in range(n)])
-                print(summary(f"server side: {n} concurrent sessions opening presets", times))
-                print(meter.line(n))
+                for cache, files in (("warm", []), ("cold", assets)):
+                    meter = Meter(server.pid)
+                    times = await asyncio.gather(*[protocol_session(port, names[i % len(names)], 120, files)
+                                                   for i in range(n)])
+                    print(summary(f"server side, {cache} cache: {n} concurrent sessions opening presets", times))
+                    print(meter.line(n))
 
                 meter = Meter(server.pid)
                 opened = await asyncio.gather(*[
