@@ -163,7 +163,7 @@ BROWSER_CONNECTIONS = 6  # a browser's parallel HTTP/1.1 connections to one host
 
 
 def fetch(url: str) -> int:
-    """GET one file as Chromium asks for it; the status (the front end's probes may get a 404)."""
+    """GET one file as Chromium asks for it; the status."""
     request = urllib.request.Request(url, headers={"Accept-Encoding": "gzip, deflate, br, zstd"})
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
@@ -173,9 +173,10 @@ def fetch(url: str) -> int:
         return exc.code
 
 
-async def protocol_session(port: int, name: str, timeout: float, assets: list[str] = ()) -> float | None:
-    """One session as the front end opens it: download ``assets`` (a cold cache), connect,
-    ask for the page, wait for its chart."""
+async def protocol_session(port: int, name: str, timeout: float,
+                           assets: dict[str, int] | None = None) -> float | None:
+    """One session as the front end opens it: download ``assets`` (path -> the status the
+    browser got; a cold cache), connect, ask for the page, wait for its chart."""
     started = time.perf_counter()
     connections = asyncio.Semaphore(BROWSER_CONNECTIONS)
 
@@ -183,9 +184,12 @@ async def protocol_session(port: int, name: str, timeout: float, assets: list[st
         async with connections:
             return await asyncio.to_thread(fetch, f"http://127.0.0.1:{port}{path}")
 
+    assets = assets or {}
     try:
-        await asyncio.wait_for(asyncio.gather(*[get(path) for path in assets]), timeout)
+        statuses = await asyncio.wait_for(asyncio.gather(*[get(path) for path in assets]), timeout)
     except Exception:
+        return None
+    if statuses != list(assets.values()):  # the front end's probes of /lessons/_stcore/... get a 404 too
         return None
     message = BackMsg()
     message.rerun_script.query_string = f"lesson={name}"
@@ -209,12 +213,13 @@ async def protocol_session(port: int, name: str, timeout: float, assets: list[st
     return None
 
 
-async def record_assets(browser, base: str, name: str) -> list[str]:
-    """The files a browser with an empty cache fetches from the server to show a preset."""
+async def record_assets(browser, base: str, name: str) -> dict[str, int]:
+    """The files a browser with an empty cache fetches from the server to show a preset,
+    with the status each got."""
     context = await browser.new_context(viewport={"width": 1280, "height": 720})
-    paths: list[str] = []
-    context.on("request", lambda request: paths.append(request.url.removeprefix(base))
-               if request.url.startswith(base) and request.resource_type != "websocket" else None)
+    paths: dict[str, int] = {}
+    context.on("response", lambda response: paths.setdefault(response.url.removeprefix(base), response.status)
+               if response.url.startswith(base) else None)
     seconds, _ = await open_preset(context, f"{base}/lessons?lesson={name}", name, timeout=300)
     await context.close()
     if seconds is None:
@@ -308,7 +313,7 @@ async def main_async(args: argparse.Namespace) -> None:
                 await page.close()
                 print(f"one browser session alone, page load to chart: {single:.2f} s")
 
-                for cache, files in (("warm", []), ("cold", assets)):
+                for cache, files in (("warm", {}), ("cold", assets)):
                     meter = Meter(server.pid)
                     times = await asyncio.gather(*[protocol_session(port, names[i % len(names)], 120, files)
                                                    for i in range(n)])
