@@ -19,6 +19,8 @@ from tuning.datasets import Dataset
 from tuning.results import SearchResult
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+PROJECTION_MIN_TEXT = 20  # px: the smallest text in a figure in projection mode
+LOG_MINOR_LABEL_SCALE = 0.75  # Plotly draws a log axis's in-between labels (2, 5, ...) at 3/4 of the tick size
 
 
 def apply_theme(fig: go.Figure, *, projection: bool = False) -> go.Figure:
@@ -40,6 +42,10 @@ def apply_theme(fig: go.Figure, *, projection: bool = False) -> go.Figure:
     fig.update_yaxes(**axis)
     if projection:
         fig.update_traces(line={"width": 5}, selector={"type": "scatter"})
+        minor_readable = math.ceil(PROJECTION_MIN_TEXT / LOG_MINOR_LABEL_SCALE)
+        for axis in [*fig.select_xaxes(), *fig.select_yaxes()]:
+            if axis.type == "log" and axis.tickvals is None:  # with tickvals every label is full size
+                axis.tickfont.size = max(base, minor_readable)
     return fig
 
 

@@ -116,3 +116,12 @@ def test_projection_mode_makes_text_readable_from_the_back():
     assert fig.layout.xaxis.title.font.size >= 20 and fig.layout.xaxis.tickfont.size >= 20
     assert fig.layout.yaxis.tickfont.size >= 20 and fig.data[0].line.width >= 4
     assert list(fig.layout.colorway) == OKABE_ITO
+
+
+def test_projection_mode_keeps_a_log_axis_in_between_labels_readable():
+    # Plotly draws the 2s and 5s between powers of ten at 3/4 of the tick font size
+    fig = fig_loss_curves({"a": [1.0, 0.1, 0.01]}, log_y=True, projection=True)
+    assert fig.layout.yaxis.type == "log" and 0.75 * fig.layout.yaxis.tickfont.size >= 20
+    assert fig.layout.xaxis.tickfont.size == 22  # linear axes keep the projection size
+    normal = fig_loss_curves({"a": [1.0, 0.1, 0.01]}, log_y=True)
+    assert normal.layout.yaxis.tickfont.size < 20
