@@ -35,11 +35,11 @@ def apply_theme(fig: go.Figure, *, projection: bool = False) -> go.Figure:
         margin={"l": 70, "r": 30, "t": max(70, fig.layout.margin.t or 0), "b": 60},
         hoverlabel={"font": {"size": base}},
     )
-    axis = {"title_font": {"size": base + 2 if projection else base},
-            "tickfont": {"size": base if projection else base - 2},
-            "showline": True, "linecolor": "#444", "gridcolor": "#e5e5e5"}
-    fig.update_xaxes(**axis)
-    fig.update_yaxes(**axis)
+    axis_style = {"title_font": {"size": base + 2 if projection else base},
+                  "tickfont": {"size": base if projection else base - 2},
+                  "showline": True, "linecolor": "#444", "gridcolor": "#e5e5e5"}
+    fig.update_xaxes(**axis_style)
+    fig.update_yaxes(**axis_style)
     if projection:
         fig.update_traces(line={"width": 5}, selector={"type": "scatter"})
         minor_readable = math.ceil(PROJECTION_MIN_TEXT / LOG_MINOR_LABEL_SCALE)
