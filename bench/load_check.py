@@ -14,10 +14,11 @@ ways, and M browser sessions that each run a small search:
    arrives. This is what the server adds for a class whose browsers run on their own
    machines.
 2. browser page loads: N Playwright tabs (the system Chromium) open the preset's address
-   at once and time until the chart is drawn. The browsers run on the server's cores,
+   at once and time until the chart's SVG is in the page. The browsers run on the server's cores,
    so this includes N Streamlit front ends booting on one machine.
 3. browser clicks: those N open tabs each click another preset at once ("one click
-   each") and time until the new chart is drawn.
+   each") and time from the click (the event's time stamp) until the new chart's SVG is
+   in the page.
 
 Prints p50/p95, failures, CPU used by the server and by Chromium, and peak memory.
 Targets on 2 cores: N=20 preset sessions with no failures and p95 under 5 s once warm;
