@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -50,12 +49,13 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.processes import CHROMIUM_ARGS as BASE_CHROMIUM_ARGS  # noqa: E402
+from tests.processes import free_port, start_streamlit  # noqa: E402
 from tuning.lessons import LESSONS  # noqa: E402
 from tuning.share import encode_spec  # noqa: E402
 from tuning.spec import parse_spec  # noqa: E402
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+CHROMIUM_ARGS = [*BASE_CHROMIUM_ARGS,
                  # every tab is a student's foreground tab: no throttling of background pages
                  "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
                  "--disable-backgrounding-occluded-windows"]
@@ -97,27 +97,11 @@ def lesson_chart(name: str) -> str:
     return f".st-key-lesson_{name}_0 {CHART}"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(port: int, store: Path) -> subprocess.Popen:
-    env = {**os.environ, "TUNING_HOSTED": "1", "TUNING_STORE": str(store)}
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                               "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                if r.read() == b"ok":
-                    return server
-        except OSError:
-            time.sleep(0.3)
-    server.kill()
-    raise SystemExit("the server did not start")
+    server = start_streamlit(port, {**os.environ, "TUNING_HOSTED": "1", "TUNING_STORE": str(store)})
+    if server is None:
+        raise SystemExit("the server did not start")
+    return server
 
 
 def cpu_seconds(pid: int) -> float:

@@ -8,22 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.processes import CHROMIUM_ARGS, ROOT, free_port, start_streamlit
+
 CHROMIUM = Path(os.environ.get("TUNING_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = ROOT / "artifacts" / "screenshots"
 SERVER_STORES: dict[str, Path] = {}  # app URL -> the experiment store file its server uses
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -47,36 +41,17 @@ def _require_browser() -> None:
         pytest.skip(missing)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Start `streamlit run app.py` headless on a free port; poll its health endpoint."""
     _require_browser()
     log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
     for _attempt in range(3):
-        port = _free_port()
+        port = free_port()
         log = log_path.open("w")
-        server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
-             "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-            env={**os.environ, "TUNING_STORE": str(log_path.parent / "experiments.sqlite")})
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and server.poll() is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                    if r.read() == b"ok":
-                        break
-            except OSError:
-                time.sleep(0.25)
-        else:
-            server.kill()
+        server = start_streamlit(port, {**os.environ, "TUNING_STORE": str(log_path.parent / "experiments.sqlite")}, log)
+        if server is None:
+            log.close()
             continue
         url = f"http://127.0.0.1:{port}"
         SERVER_STORES[url] = log_path.parent / "experiments.sqlite"

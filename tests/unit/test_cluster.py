@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import free_port
 from tuning.cluster import cluster_status
 from tuning.errors import TuningError
 from tuning.search import run_search
@@ -21,12 +22,6 @@ LONGER = {"dataset": "digits", "cv": 3,
           "param_grid": {"hidden_layer_sizes": [[16], [32]], "max_iter": [30, 80], "learning_rate_init": [1e-3, 3e-3]}}
 DASK = [sys.executable, "-m", "dask"]  # the `dask` command of this Python, wherever its scripts are installed
 SCORES = ["mean_test_score", "std_test_score", "rank_test_score", "split0_test_score", "split2_test_score"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_for_port(port: int, timeout: float = 60) -> None:
@@ -42,7 +37,7 @@ def _wait_for_port(port: int, timeout: float = 60) -> None:
 @pytest.fixture
 def cluster(tmp_path):
     """A real `dask scheduler` and two `dask worker` processes on loopback."""
-    port = _free_port()
+    port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     log = (tmp_path / "dask.log").open("w")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}  # as the README says: Tuning Lab importable everywhere
