@@ -52,8 +52,7 @@ def grid_form() -> dict:
 
 
 def show_cost(spec: ExperimentSpec, data: Dataset) -> None:
-    hosted = hosted_limits()
-    plan = plan_search(spec, max_epochs=hosted.max_epochs if hosted.enabled else None)
+    plan = plan_search(spec, max_epochs=hosted_limits().search_epochs())
     seconds = estimate_seconds(plan, n_samples=data.n_samples, n_features=data.n_features,
                                n_classes=len(data.class_names), n_jobs=spec.n_jobs or 1)
     saved = 1 - plan.max_epochs_to_train / plan.max_epochs_gridsearchcv

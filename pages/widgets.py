@@ -107,11 +107,7 @@ UPLOAD = "upload"
 @st.cache_data(max_entries=8, show_spinner=False)
 def cached_csv(raw: bytes, name: str, target: str | None) -> Dataset:
     """Parse an uploaded CSV once per content and target (with the hosted caps when hosted)."""
-    hosted = hosted_limits()
-    limits = CsvLimits.from_env()
-    if hosted.enabled:
-        limits = CsvLimits(max_bytes=hosted.max_bytes, max_rows=hosted.max_rows, max_columns=limits.max_columns)
-    return read_csv(raw, name=name, target=target, limits=limits)
+    return read_csv(raw, name=name, target=target, limits=hosted_limits().csv_limits(CsvLimits.from_env()))
 
 
 _OPTION_WIDGETS = {"n_samples": "Samples", "noise": "Noise", "centers": "Classes", "random_state": "Data seed"}
@@ -295,10 +291,8 @@ def start_or_join_search(spec: ExperimentSpec, *, restart: bool = False, schedul
     with lock:
         job = jobs.get(key)
         if job is None or (restart and job.state().status in ("cancelled", "failed")):
-            hosted = hosted_limits()
             job = SearchJob(spec, refit=True, store=experiment_store(), scheduler=scheduler,
-                            queue=None if scheduler else core_queue(),
-                            max_epochs=hosted.max_epochs if hosted.enabled else None)
+                            queue=None if scheduler else core_queue(), max_epochs=hosted_limits().search_epochs())
             jobs[key] = job
             while len(jobs) > 16:  # bounded: forget the oldest finished searches
                 oldest = next((k for k, j in jobs.items() if j.state().status != "running"), None)

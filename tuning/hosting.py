@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from tuning.csv_source import CsvLimits
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,14 @@ class HostedLimits:
     @classmethod
     def from_env(cls) -> HostedLimits:
         return cls(enabled=os.environ.get("TUNING_HOSTED", "").lower() in ("1", "true", "yes"))
+
+    def search_epochs(self) -> int | None:
+        """The epoch cap for one search: ``max_epochs`` when hosted, else None (the engine's own cap)."""
+        return self.max_epochs if self.enabled else None
+
+    def csv_limits(self, limits: CsvLimits) -> CsvLimits:
+        """``limits`` with the hosted size and row caps in place (unchanged on a local install)."""
+        return replace(limits, max_bytes=self.max_bytes, max_rows=self.max_rows) if self.enabled else limits
 
     def describe(self) -> str:
         return (f"Hosted demo limits: searches up to {self.max_epochs:,} epochs on {self.n_jobs} worker each, "
