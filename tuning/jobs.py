@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,14 +33,14 @@ class CoreQueue:
         self._line: list[object] = []
         self._cond = threading.Condition()
 
-    def acquire(self, ticket: object, slots: int, *, give_up: threading.Event | None = None) -> bool:
-        """Wait until ``slots`` are free and ``ticket`` is first in line; False if ``give_up`` is set first."""
+    def acquire(self, ticket: object, slots: int, *, give_up: Callable[[], bool] | None = None) -> bool:
+        """Wait until ``slots`` are free and ``ticket`` is first in line; False if ``give_up()`` says so first."""
         slots = min(slots, self.capacity)
         with self._cond:
             self._line.append(ticket)
             try:
                 while not (self._line[0] is ticket and self._in_use + slots <= self.capacity):
-                    if give_up is not None and give_up.is_set():
+                    if give_up is not None and give_up():
                         return False
                     self._cond.wait(timeout=0.2)
                 self._in_use += slots
@@ -114,15 +115,9 @@ class SearchJob:
             self._progress = progress
 
     def _wait_for_cores(self, slots: int) -> bool:
-        give_up = threading.Event()
+        def give_up() -> bool:  # stopped, or nobody has looked at the job for a while
+            return self._cancel.is_set() or time.monotonic() - self._seen > self._abandon_after
 
-        def watch() -> None:
-            while self._waiting and not give_up.is_set():
-                if self._cancel.is_set() or time.monotonic() - self._seen > self._abandon_after:
-                    give_up.set()
-                time.sleep(0.2)
-
-        threading.Thread(target=watch, daemon=True).start()
         acquired = self._queue.acquire(self, slots, give_up=give_up)
         with self._lock:
             self._waiting = False
