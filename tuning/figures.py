@@ -160,6 +160,12 @@ def hidden_units(sizes: Any) -> int:
     return int(sum(sizes)) if isinstance(sizes, (list, tuple)) else int(sizes)
 
 
+def _std_band(x: list, err: np.ndarray, std: np.ndarray, colour: str, name: str | None = None) -> go.Scatter:
+    """A shaded ±1 std band around an error line (drawn before the line, out of the legend)."""
+    return go.Scatter(x=x + x[::-1], y=list(err + std) + list((err - std)[::-1]), fill="toself", fillcolor=colour,
+                      opacity=0.15, line={"width": 0}, hoverinfo="skip", showlegend=False, name=name)
+
+
 def fig_error_vs_hidden_size(
     result: SearchResult,
     *,
@@ -196,9 +202,7 @@ def fig_error_vs_hidden_size(
             std = np.asarray([cv[f"std_{kind}_score"][i] for i in idx], dtype=float)
             name = f"{'CV' if kind == 'test' else 'train'} error" + (f", {label}" if line_param else "")
             if kind == "test":
-                fig.add_trace(go.Scatter(x=x + x[::-1], y=list(err + std) + list((err - std)[::-1]), fill="toself",
-                                         fillcolor=colour, opacity=0.15, line={"width": 0}, hoverinfo="skip",
-                                         showlegend=False, name=f"±1 std, {label}"))
+                fig.add_trace(_std_band(x, err, std, colour, f"±1 std, {label}"))
             fig.add_trace(go.Scatter(x=x, y=err.tolist(), mode="lines+markers", name=name, customdata=sizes,
                                      line={"color": colour, "dash": dash, "width": 3},
                                      hovertemplate="hidden_layer_sizes=%{customdata}<br>error %{y:.3f}<extra></extra>"))
@@ -303,9 +307,7 @@ def fig_error_by_size(
         err = np.array([row[f"{kind}_error"] for row in table])
         std = np.array([row[f"{kind}_std"] for row in table])
         colour = OKABE_ITO[n * 2]
-        fig.add_trace(go.Scatter(x=sizes + sizes[::-1], y=list(err + std) + list((err - std)[::-1]), fill="toself",
-                                 fillcolor=colour, opacity=0.15, line={"width": 0}, hoverinfo="skip",
-                                 showlegend=False))
+        fig.add_trace(_std_band(sizes, err, std, colour))
         fig.add_trace(go.Scatter(x=sizes, y=err.tolist(), mode="lines+markers", name=label,
                                  line={"color": colour, "width": 3, "dash": "solid" if kind == "test" else "dot"}))
     if best_size is not None:
