@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import streamlit as st
 
 from pages.results_view import show_results
-from pages.widgets import error_boundary, experiment_store, page_setup
+from pages.widgets import cached_dataset, error_boundary, experiment_store, page_setup
 from tuning.compare import compare_results
-from tuning.datasets import load_dataset
 from tuning.errors import TuningError
 from tuning.store import ExperimentStore
 
@@ -87,7 +88,7 @@ def page() -> None:
             st.info(f"{row['fits_done']} of {row['fits_total']} fits are kept; run the same grid again to finish it.")
         else:
             try:
-                data = load_dataset(result.spec.dataset)
+                data = cached_dataset(json.dumps(result.spec.dataset, sort_keys=True))
             except TuningError:
                 data = None  # a CSV that is no longer there: everything but the generated code still shows
             show_results(result, prefix="exr", data=data)
