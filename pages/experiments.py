@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 import streamlit as st
 
@@ -88,7 +86,7 @@ def page() -> None:
             st.info(f"{row['fits_done']} of {row['fits_total']} fits are kept; run the same grid again to finish it.")
         else:
             try:
-                data = cached_dataset(json.dumps(result.spec.dataset, sort_keys=True))
+                data = cached_dataset(result.spec.dataset)
             except TuningError:
                 data = None  # a CSV that is no longer there: everything but the generated code still shows
             show_results(result, prefix="exr", data=data)

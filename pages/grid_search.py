@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
@@ -93,7 +92,7 @@ def page() -> None:
     scheduler, compute_ok = compute_choice()
     spec = the_spec(dataset_spec)
     if spec.dataset != dataset_spec:  # a linked spec brings its own data
-        data = cached_dataset(json.dumps(spec.dataset, sort_keys=True))
+        data = cached_dataset(spec.dataset)
     link = encode_spec(spec)
     st.session_state["gs_last_link"] = st.query_params["spec"] = link
     st.query_params.pop("exp", None)

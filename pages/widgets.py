@@ -96,9 +96,13 @@ def error_boundary(page: Callable[[], None]) -> Callable[[], None]:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def cached_dataset(dataset_json: str) -> Dataset:
-    """Load a dataset once per distinct spec (shared by every session)."""
+def _cached_dataset(dataset_json: str) -> Dataset:
     return load_dataset(json.loads(dataset_json))
+
+
+def cached_dataset(dataset: dict[str, Any]) -> Dataset:
+    """Load a dataset (a spec's ``dataset`` field) once per distinct spec, shared by every session."""
+    return _cached_dataset(json.dumps(dataset, sort_keys=True))
 
 
 UPLOAD = "upload"
@@ -168,7 +172,7 @@ def choose_dataset() -> tuple[dict[str, Any], Dataset]:
             spec, data = _uploaded_csv()
         else:
             spec = _builtin_options(name)
-            data = cached_dataset(json.dumps(spec, sort_keys=True))
+            data = cached_dataset(spec)
         _show_summary(data)
     if data.report:
         show_csv_report(data)
