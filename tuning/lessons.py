@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from itertools import pairwise
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -37,19 +37,28 @@ class LessonResult:
         return asdict(self)
 
 
+class Outcome(NamedTuple):
+    """What running a preset found; :func:`run_lesson` adds the preset's name and title."""
+
+    text: str
+    claim: str
+    claim_holds: bool
+    data: dict[str, Any]
+
+
 @dataclass(frozen=True)
 class Lesson:
     name: str
     title: str
     summary: str
-    run: Callable[[int | None], LessonResult]
+    run: Callable[[int | None], Outcome]
 
 
 def _curve(losses: list[float]) -> list[float]:
     return [float(v) if math.isfinite(v) else None for v in losses]
 
 
-def _learning_rate(n_jobs: int | None) -> LessonResult:
+def _learning_rate(n_jobs: int | None) -> Outcome:
     data = load_dataset({"name": "digits"})
     params = {"hidden_layer_sizes": [32], "max_iter": 60, "random_state": 0, "tol": 1e-6, "n_iter_no_change": 10_000}
     rates = {"too low": 1e-4, "good": 1e-2, "too high": 1.0}
@@ -61,15 +70,15 @@ def _learning_rate(n_jobs: int | None) -> LessonResult:
     text = ("The same network and seed on the digits, trained three times. With a good learning rate (0.01) "
             "the loss drops fast and settles. Too high (1.0) overshoots: the loss jumps around and ends higher. "
             "Too low (0.0001) is still creeping down after 60 epochs.")
-    return LessonResult("learning_rate", "Learning rate", text,
-                        "final loss: good < too high and good < too low; too high's loss jumps back up at least "
-                        "once; too low is still decreasing at the end", holds,
-                        {"curves": {f"{label} (lr={rate:g})": _curve(runs[rate].loss_curve)
-                                    for label, rate in rates.items()},
-                         "test_scores": {label: runs[rate].test_score for label, rate in rates.items()}})
+    return Outcome(text,
+                   "final loss: good < too high and good < too low; too high's loss jumps back up at least "
+                   "once; too low is still decreasing at the end", holds,
+                   {"curves": {f"{label} (lr={rate:g})": _curve(runs[rate].loss_curve)
+                               for label, rate in rates.items()},
+                    "test_scores": {label: runs[rate].test_score for label, rate in rates.items()}})
 
 
-def _hidden_size(n_jobs: int | None) -> LessonResult:
+def _hidden_size(n_jobs: int | None) -> Outcome:
     sizes = [1, 2, 4, 8, 32, 128, 512]
     spec = {"dataset": {"name": "xor", "n_samples": 100, "noise": 0.3}, "cv": 5,
             "estimator": {"solver": "lbfgs", "alpha": 0.0, "max_iter": 3000, "tol": 1e-6},
@@ -94,12 +103,11 @@ def _hidden_size(n_jobs: int | None) -> LessonResult:
     text = (f"Error against hidden units on 100 noisy XOR points (5-fold CV, averaged over 5 seeds, no "
             f"regularisation). Tiny networks underfit: 1 unit leaves {tiny['train_error']:.0%} training error. "
             f"The best size is {best['size']} units ({best['test_error']:.1%} test error). {ending}")
-    return LessonResult("hidden_size", "Hidden-layer size", text,
-                        "tiny networks underfit, and large ones overfit (test error above the best by 3 points)",
-                        underfits and overfits, {"table": table, "best_size": best["size"]})
+    return Outcome(text, "tiny networks underfit, and large ones overfit (test error above the best by 3 points)",
+                   underfits and overfits, {"table": table, "best_size": best["size"]})
 
 
-def _grid_search(n_jobs: int | None) -> LessonResult:
+def _grid_search(n_jobs: int | None) -> Outcome:
     spec = {"dataset": {"name": "digits"}, "cv": 3, "n_jobs": n_jobs or 2,
             "param_grid": {"max_iter": [5, 20, 80], "hidden_layer_sizes": [[4], [16], [64]]}}
     result = run_search(spec, n_jobs=n_jobs)
@@ -112,12 +120,11 @@ def _grid_search(n_jobs: int | None) -> LessonResult:
             f"{workers} worker{'s' if workers != 1 else ''} (n_jobs={workers}). best_score_ = "
             f"{result.best_score:.3f} with {best}; best_estimator_ is that network refitted on all the data. "
             "Too few epochs or too few units both cost accuracy.")
-    return LessonResult("grid_search", "Grid search", text,
-                        "the best candidate trains more than 5 epochs with more than 4 units, and is refitted",
-                        holds, {"result": result.to_dict()})
+    return Outcome(text, "the best candidate trains more than 5 epochs with more than 4 units, and is refitted",
+                   holds, {"result": result.to_dict()})
 
 
-def _minibatch(n_jobs: int | None) -> LessonResult:
+def _minibatch(n_jobs: int | None) -> Outcome:
     data = load_dataset({"name": "digits"})
     n_train = math.ceil(data.n_samples * 0.75)
     batches = {"16": 16, "128": 128, f"full ({n_train})": n_train}
@@ -142,13 +149,12 @@ def _minibatch(n_jobs: int | None) -> LessonResult:
             f"{per_update['16']} updates per epoch, the full batch one. After 30 epochs, {after}. "
             f"Smaller batches learn more per epoch because they update more often. Time to reach a loss of "
             f"{target}: {reached}.")
-    return LessonResult("minibatch", "Mini-batches and epochs", text,
-                        "after 30 epochs, batch 16 has a lower loss than the full batch", holds,
-                        {"curves": curves, "updates_per_epoch": per_update, "seconds_per_epoch": seconds,
-                         "time_to_target": time_to, "target": target})
+    return Outcome(text, "after 30 epochs, batch 16 has a lower loss than the full batch", holds,
+                   {"curves": curves, "updates_per_epoch": per_update, "seconds_per_epoch": seconds,
+                    "time_to_target": time_to, "target": target})
 
 
-def _init_seeds(n_jobs: int | None) -> LessonResult:
+def _init_seeds(n_jobs: int | None) -> Outcome:
     data = load_dataset({"name": "moons", "n_samples": 200, "noise": 0.25})
     runs = {seed: train_network(data, {"hidden_layer_sizes": [4], "max_iter": 150, "learning_rate_init": 0.01,
                                        "random_state": seed, "tol": 1e-6, "n_iter_no_change": 10_000})
@@ -160,10 +166,8 @@ def _init_seeds(n_jobs: int | None) -> LessonResult:
             f"Final losses range from {min(finals):.3f} to {max(finals):.3f} and test accuracy from "
             f"{min(scores):.2f} to {max(scores):.2f}: where training starts decides where it ends, which is why "
             "a fair comparison fixes the seed or averages over several.")
-    return LessonResult("init_seeds", "Initialisation and seeds", text,
-                        "final losses differ by more than 0.02 across seeds", holds,
-                        {"curves": {f"seed {s}": _curve(r.loss_curve) for s, r in runs.items()},
-                         "test_scores": scores})
+    return Outcome(text, "final losses differ by more than 0.02 across seeds", holds,
+                   {"curves": {f"seed {s}": _curve(r.loss_curve) for s, r in runs.items()}, "test_scores": scores})
 
 
 LESSONS: dict[str, Lesson] = {lesson.name: lesson for lesson in [
@@ -187,7 +191,7 @@ def run_lesson(name: str, *, n_jobs: int | None = None) -> LessonResult:
     """Run one preset and check its claim."""
     if name not in LESSONS:
         raise TuningError(f"there is no lesson {name!r}. The lessons are: {', '.join(LESSONS)}")
+    lesson = LESSONS[name]
     started = time.perf_counter()
-    result = LESSONS[name].run(n_jobs)
-    result.seconds = time.perf_counter() - started
-    return result
+    outcome = lesson.run(n_jobs)
+    return LessonResult(lesson.name, lesson.title, *outcome, seconds=time.perf_counter() - started)
