@@ -11,7 +11,6 @@ from typing import Any
 
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
@@ -19,6 +18,7 @@ from tuning.datasets import Dataset
 from tuning.errors import DataError, SpecError
 from tuning.pipeline import make_pipeline, make_preprocessor
 from tuning.spec import check_mlp_value
+from tuning.training import EpochHookMLP
 
 EpochCallback = Callable[[int, list[float]], None]
 
@@ -38,11 +38,10 @@ class NetworkRun:
     diverged: bool = False
 
 
-class _EpochReportingMLP(MLPClassifier):
+class _EpochReportingMLP(EpochHookMLP):
     """An ``MLPClassifier`` that calls ``self._on_epoch(epoch, loss_curve)`` after every epoch."""
 
-    def _update_no_improvement_count(self, early_stopping, X, y, sample_weight):
-        super()._update_no_improvement_count(early_stopping, X, y, sample_weight)
+    def _end_of_epoch(self, early_stopping: bool) -> None:
         if self._on_epoch is not None:
             self._on_epoch(self.n_iter_, list(self.loss_curve_))
 

@@ -72,16 +72,28 @@ class _Snapshot:
     elapsed: float
 
 
-class _CheckpointingMLP(MLPClassifier):
-    """An ``MLPClassifier`` that copies its model state at chosen epochs.
+class EpochHookMLP(MLPClassifier):
+    """An ``MLPClassifier`` that calls :meth:`_end_of_epoch` at the end of every epoch.
 
-    ``_update_no_improvement_count`` runs once at the end of every epoch, after the
-    weights and (with early stopping) the best-so-far weights are updated: the state
-    at that moment is exactly what a fit with ``max_iter`` equal to that epoch keeps.
+    This is the one place that relies on scikit-learn's private
+    ``_update_no_improvement_count``: the stochastic solvers call it once at the end of
+    every epoch, after the weights and (with early stopping) the best-so-far weights are
+    updated, so the state at that moment is exactly what a fit with ``max_iter`` equal to
+    that epoch keeps.
     """
 
     def _update_no_improvement_count(self, early_stopping, X, y, sample_weight):
         super()._update_no_improvement_count(early_stopping, X, y, sample_weight)
+        self._end_of_epoch(early_stopping)
+
+    def _end_of_epoch(self, early_stopping: bool) -> None:
+        """Override to act on the model as it is after epoch ``self.n_iter_``."""
+
+
+class _CheckpointingMLP(EpochHookMLP):
+    """An ``MLPClassifier`` that copies its model state at chosen epochs."""
+
+    def _end_of_epoch(self, early_stopping: bool) -> None:
         if self.n_iter_ in self._checkpoint_epochs:
             coefs, intercepts = ((self._best_coefs, self._best_intercepts) if early_stopping
                                  else (self.coefs_, self.intercepts_))
