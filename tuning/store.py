@@ -233,11 +233,6 @@ class ExperimentStore:
             result.best_estimator = joblib.load(io.BytesIO(row["model"]))
         return result
 
-    def model_bytes(self, exp_id: str) -> bytes | None:
-        with self._connect() as db:
-            row = db.execute("SELECT model FROM experiments WHERE id = ?", (exp_id,)).fetchone()
-        return None if row is None else row["model"]
-
     def get(self, exp_id: str) -> dict[str, Any] | None:
         """One experiment's row, as :meth:`list` shows it."""
         rows = self.list(exp_id)
