@@ -12,7 +12,7 @@ import socket
 import time
 import traceback
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -61,7 +61,6 @@ class UnitResult:
     worker: str
     start: float
     end: float
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
