@@ -126,11 +126,14 @@ def _looks_continuous(values: pd.Series) -> bool:
     return bool(fractional and distinct > 10) or distinct > max(20, 0.5 * len(numbers))
 
 
+def _check_size(name: str, size: int, limits: CsvLimits) -> None:
+    if size > limits.max_bytes:
+        raise DataError(f"{name} is {size:,} bytes, above the limit of {limits.max_bytes:,}. Use a sample of the rows")
+
+
 def _text(raw: bytes, name: str, limits: CsvLimits) -> tuple[list[str], str, str, list[str]]:
     """Non-blank lines, encoding, delimiter and header of a CSV file, or a DataError."""
-    if len(raw) > limits.max_bytes:
-        raise DataError(f"{name} is {len(raw):,} bytes, above the limit of {limits.max_bytes:,}. "
-                        "Use a sample of the rows")
+    _check_size(name, len(raw), limits)
     if not raw.strip():
         raise DataError(f"{name} is empty. Choose a CSV file with a header row and data rows")
     _sniff_format(raw, name)
@@ -284,10 +287,7 @@ def load_csv(path: str | Path, *, target: str | None = None, limits: CsvLimits |
     path = Path(path)
     limits = limits or CsvLimits.from_env()
     try:
-        size = path.stat().st_size
-        if size > limits.max_bytes:
-            raise DataError(f"{path.name} is {size:,} bytes, above the limit of {limits.max_bytes:,}. "
-                            "Use a sample of the rows")
+        _check_size(path.name, path.stat().st_size, limits)  # before reading a huge file into memory
         raw = path.read_bytes()
     except FileNotFoundError:
         raise DataError(f"CSV file {str(path)!r} does not exist. Check the path") from None
