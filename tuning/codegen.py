@@ -70,7 +70,7 @@ def _loading_code(spec: ExperimentSpec, data: Dataset | None) -> tuple[list[str]
     return ["import numpy as np"], f"{source}\n\n{call}"
 
 
-def _pipeline_code(spec: ExperimentSpec, data: Dataset | None) -> tuple[list[str], str]:
+def _pipeline_code(spec: ExperimentSpec) -> tuple[list[str], str]:
     standard = spec.preprocess == "standard"
     mlp = f"MLPClassifier(**{_py(spec.estimator)})"
     if "csv" not in spec.dataset:
@@ -103,7 +103,7 @@ def sklearn_script(spec: ExperimentSpec, data: Dataset | None = None) -> str:
     It prints ``best_score_`` and ``best_params_``, which equal Tuning Lab's.
     """
     load_imports, load = _loading_code(spec, data)
-    pipe_imports, pipe = _pipeline_code(spec, data)
+    pipe_imports, pipe = _pipeline_code(spec)
     grid = [{f"mlp__{k}": v for k, v in g.items()} for g in spec.param_grid]
     grid_literal = _py(grid[0] if len(grid) == 1 else grid)
     imports = sorted({*load_imports, *pipe_imports, "from sklearn.model_selection import GridSearchCV",
