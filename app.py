@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages.widgets import page_setup
+from dashboard.page import page_setup
 
 presenting = st.query_params.get("present") == "1"
 st.set_page_config(page_title="Tuning Lab", page_icon=":material/show_chart:", layout="wide",

@@ -23,9 +23,9 @@ from sklearn.model_selection import GridSearchCV
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tuning.datasets import load_dataset
-from tuning.search import run_search, sklearn_equivalent
-from tuning.spec import parse_spec
+from tuning.data.datasets import load_dataset
+from tuning.engine.search import run_search, sklearn_equivalent
+from tuning.engine.spec import parse_spec
 
 SPEC = parse_spec({
     "dataset": {"name": "digits"},

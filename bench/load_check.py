@@ -51,9 +51,9 @@ sys.path.insert(0, str(ROOT))
 
 from tests.processes import CHROMIUM_ARGS as BASE_CHROMIUM_ARGS  # noqa: E402
 from tests.processes import free_port, start_streamlit  # noqa: E402
-from tuning.lessons import LESSONS  # noqa: E402
-from tuning.share import encode_spec  # noqa: E402
-from tuning.spec import parse_spec  # noqa: E402
+from tuning.engine.spec import parse_spec  # noqa: E402
+from tuning.services.lessons import LESSONS  # noqa: E402
+from tuning.services.share import encode_spec  # noqa: E402
 
 CHROMIUM_ARGS = [*BASE_CHROMIUM_ARGS,
                  # every tab is a student's foreground tab: no throttling of background pages

@@ -5,11 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pages.results_view import show_results
-from pages.widgets import cached_dataset, error_boundary, experiment_store, page_setup
-from tuning.compare import compare_results
+from dashboard.boundary import error_boundary
+from dashboard.datasets import cached_dataset
+from dashboard.page import page_setup
+from dashboard.results import show_results
+from dashboard.store import experiment_store
+from tuning.engine.store import ExperimentStore
 from tuning.errors import TuningError
-from tuning.store import ExperimentStore
+from tuning.services.compare import compare_results
 
 COLUMNS = ["id", "name", "dataset", "status", "fits_done", "fits_total", "best_score", "created"]
 

@@ -7,28 +7,24 @@ import time
 
 import streamlit as st
 
-from pages.results_view import show_results
-from pages.widgets import (
-    cached_dataset,
-    choose_dataset,
-    compute_choice,
-    error_boundary,
-    experiment_store,
-    find_search,
-    follow_link,
-    hosted_limits,
-    page_setup,
-    start_or_join_search,
-)
-from tuning.datasets import Dataset
-from tuning.plan import estimate_seconds, plan_search
-from tuning.share import FORM_DEFAULTS, FORM_OPTIONS, encode_spec, form_to_spec
-from tuning.spec import ExperimentSpec, parse_spec
-from tuning.store import experiment_id
+from dashboard.boundary import error_boundary
+from dashboard.compute import compute_choice
+from dashboard.datasets import cached_dataset, choose_dataset
+from dashboard.hosting import hosted_limits
+from dashboard.links import follow_link
+from dashboard.page import page_setup
+from dashboard.results import show_results
+from dashboard.searches import find_search, start_or_join_search
+from dashboard.store import experiment_store
+from tuning.data.dataset import Dataset
+from tuning.engine.plan import estimate_seconds, plan_search
+from tuning.engine.spec import ExperimentSpec, parse_spec
+from tuning.engine.store import experiment_id
+from tuning.services.share import FORM_DEFAULTS, FORM_OPTIONS, encode_spec, form_to_spec
 
 
 def grid_form() -> dict:
-    """Widgets for the ``param_grid`` and ``cv``; values as :func:`tuning.share.form_to_spec` takes them."""
+    """Widgets for the ``param_grid`` and ``cv``; values as :func:`tuning.services.share.form_to_spec` takes them."""
     c1, c2, c3 = st.columns(3)
 
     def pick(column, label: str, name: str, fmt=str) -> list:

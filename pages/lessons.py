@@ -7,9 +7,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages.widgets import error_boundary, page_setup, show_chart
+from dashboard.boundary import error_boundary
+from dashboard.charts import show_chart
+from dashboard.page import page_setup
 from tuning.figures import fig_lesson
-from tuning.lessons import LESSONS, LessonResult, run_lesson
+from tuning.services.lessons import LESSONS, LessonResult, run_lesson
 
 
 @st.cache_resource(show_spinner=False)

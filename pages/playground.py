@@ -6,24 +6,21 @@ import time
 
 import streamlit as st
 
-from pages.widgets import (
-    ALPHAS,
-    LEARNING_RATES,
-    choose_dataset,
-    error_boundary,
-    hosted_limits,
-    page_setup,
-    show_chart,
-)
+from dashboard.boundary import error_boundary
+from dashboard.charts import show_chart
+from dashboard.datasets import choose_dataset
+from dashboard.hosting import hosted_limits
+from dashboard.page import page_setup
 from tuning.figures import fig_decision_boundary, fig_loss_curves
-from tuning.playground import compare_learning_rates, describe_comparison, train_network
+from tuning.services.playground import compare_learning_rates, describe_comparison, train_network
+from tuning.services.share import FORM_OPTIONS
 
 
 def network_controls() -> dict:
     """The network's settings, as ``MLPClassifier`` parameters."""
     c1, c2, c3 = st.columns(3)
     with c1:
-        rate = st.select_slider("Learning rate", LEARNING_RATES, value=0.01, key="pg_lr",
+        rate = st.select_slider("Learning rate", FORM_OPTIONS["rates"], value=0.01, key="pg_lr",
                                 format_func=lambda v: f"{v:g}", help="learning_rate_init, on a log scale")
         hosted = hosted_limits()
         most = hosted.max_playground_epochs if hosted.enabled else 500
@@ -36,7 +33,7 @@ def network_controls() -> dict:
     with c3:
         batch = st.selectbox("Batch size", ["auto", 8, 16, 32, 64, 128, 256], key="pg_batch",
                              help="'auto' is min(200, rows): one epoch = rows / batch size updates")
-        alpha = st.select_slider("L2 penalty (alpha)", ALPHAS, value=1e-4, key="pg_alpha",
+        alpha = st.select_slider("L2 penalty (alpha)", FORM_OPTIONS["alphas"], value=1e-4, key="pg_alpha",
                                  format_func=lambda v: f"{v:g}")
         seed = int(st.number_input("Weight seed", 0, 10_000, 0, key="pg_seed"))
     return {"hidden_layer_sizes": [units] * layers, "learning_rate_init": rate, "max_iter": epochs,
@@ -55,7 +52,7 @@ def page() -> None:
     train_col, compare_col = st.columns([1, 2])
     train = train_col.button("Train", type="primary", key="pg_train", use_container_width=True)
     with compare_col:
-        rates = st.multiselect("Learning rates to compare", LEARNING_RATES, default=[1e-4, 0.01, 1.0],
+        rates = st.multiselect("Learning rates to compare", FORM_OPTIONS["rates"], default=[1e-4, 0.01, 1.0],
                                key="pg_rates", format_func=lambda v: f"{v:g}")
         compare = st.button("Compare learning rates", key="pg_compare", disabled=not rates)
 

@@ -3,11 +3,12 @@
 No Streamlit here: the dashboard, the CLI and tests all call these functions.
 """
 
-from tuning.datasets import Dataset, list_datasets, load_dataset
+from tuning.data.dataset import Dataset
+from tuning.data.datasets import list_datasets, load_dataset
+from tuning.engine.results import SearchResult
+from tuning.engine.search import Progress, run_search, sklearn_equivalent
+from tuning.engine.spec import ExperimentSpec, load_spec, parse_spec
 from tuning.errors import DataError, SearchFailed, SpecError, TuningError
-from tuning.results import SearchResult
-from tuning.search import Progress, run_search, sklearn_equivalent
-from tuning.spec import ExperimentSpec, load_spec, parse_spec
 
 __all__ = [
     "DataError",

@@ -21,15 +21,15 @@ from typing import TextIO
 
 import joblib
 
-from tuning.cluster import check_address
-from tuning.csv_source import csv_summary, load_csv
-from tuning.datasets import list_datasets
+from tuning.data.csv_source import csv_summary, load_csv
+from tuning.data.datasets import list_datasets
+from tuning.engine.cluster import check_address
+from tuning.engine.results import SearchResult
+from tuning.engine.search import Progress, run_search
+from tuning.engine.spec import load_spec
+from tuning.engine.store import ExperimentStore
 from tuning.errors import TuningError
-from tuning.lessons import list_lessons, run_lesson
-from tuning.results import SearchResult
-from tuning.search import Progress, run_search
-from tuning.spec import load_spec
-from tuning.store import ExperimentStore
+from tuning.services.lessons import list_lessons, run_lesson
 
 
 class ProgressBar:

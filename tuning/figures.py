@@ -15,8 +15,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from tuning.datasets import Dataset
-from tuning.results import SearchResult
+from tuning.data.dataset import Dataset
+from tuning.engine.results import SearchResult
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 PROJECTION_MIN_TEXT = 20  # px: the smallest text in a figure in projection mode

@@ -5,10 +5,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tuning.search import run_search
-from tuning.share import encode_spec
-from tuning.spec import parse_spec
-from tuning.store import ExperimentStore
+from tuning.engine.search import run_search
+from tuning.engine.spec import parse_spec
+from tuning.engine.store import ExperimentStore
+from tuning.services.share import encode_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 FORM_SPEC = {"dataset": {"name": "iris"}, "cv": 3, "n_jobs": 1,

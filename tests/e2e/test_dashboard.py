@@ -3,7 +3,7 @@
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import ARTIFACTS, SERVER_STORES, click_and_wait, screenshot, wait_until_idle
-from tuning.store import ExperimentStore
+from tuning.engine.store import ExperimentStore
 
 
 def test_home_page_links_to_both_pages(page, app_url):

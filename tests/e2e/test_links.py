@@ -5,8 +5,8 @@ from urllib.parse import parse_qs, urlparse
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import wait_until_idle
-from tuning.share import decode_spec, encode_spec
-from tuning.spec import parse_spec
+from tuning.engine.spec import parse_spec
+from tuning.services.share import decode_spec, encode_spec
 
 LINKED = parse_spec({"dataset": {"name": "wine"}, "cv": 4, "n_jobs": 1,
                      "param_grid": {"hidden_layer_sizes": [[4], [16]], "learning_rate_init": [0.003],

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from tests.processes import free_port
-from tuning.cluster import cluster_status
+from tuning.engine.cluster import cluster_status
+from tuning.engine.search import run_search
 from tuning.errors import TuningError
-from tuning.search import run_search
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = {"dataset": "iris", "cv": 3, "param_grid": {"hidden_layer_sizes": [[4], [8]], "max_iter": [5, 20]}}

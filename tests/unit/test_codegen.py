@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tuning.codegen import sklearn_script, torch_script
-from tuning.datasets import load_dataset
-from tuning.search import run_search
-from tuning.spec import parse_spec
+from tuning.data.datasets import load_dataset
+from tuning.engine.search import run_search
+from tuning.engine.spec import parse_spec
+from tuning.services.codegen import sklearn_script, torch_script
 
 CSV = Path(__file__).resolve().parents[1] / "data" / "csv"
 SPECS = {

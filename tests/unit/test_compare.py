@@ -1,9 +1,9 @@
 import pytest
 from scipy import stats
 
-from tuning.compare import compare_results
+from tuning.engine.search import run_search
 from tuning.errors import TuningError
-from tuning.search import run_search
+from tuning.services.compare import compare_results
 
 BASE = {"dataset": "wine", "cv": 4, "param_grid": {"hidden_layer_sizes": [[2], [16]], "max_iter": [3, 60]}}
 

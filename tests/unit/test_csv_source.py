@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tuning.csv_source import CsvLimits, csv_summary, load_csv, read_csv
+from tuning.data.csv_source import CsvLimits, csv_summary, load_csv, read_csv
+from tuning.engine.search import run_search
 from tuning.errors import DataError, SpecError
-from tuning.search import run_search
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "csv"
 EXPECTED = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8"))
@@ -93,7 +93,7 @@ def test_a_csv_search_equals_gridsearchcv_with_the_same_pipeline():
     from sklearn.model_selection import GridSearchCV
     from threadpoolctl import threadpool_limits
 
-    from tuning.search import sklearn_equivalent
+    from tuning.engine.search import sklearn_equivalent
 
     spec = {"dataset": {"csv": str(CORPUS / "good_missing_markers.csv")}, "cv": 3,
             "param_grid": {"hidden_layer_sizes": [[4]], "max_iter": [5, 20]}}

@@ -3,7 +3,7 @@ import socket
 import numpy as np
 import pytest
 
-from tuning.datasets import BUILTIN_DATASETS, list_datasets, load_dataset, normalize_dataset_spec
+from tuning.data.datasets import BUILTIN_DATASETS, list_datasets, load_dataset, normalize_dataset_spec
 from tuning.errors import SpecError
 
 EXPECTED_SHAPES = {"iris": (150, 4, 3), "wine": (178, 13, 3), "breast_cancer": (569, 30, 2), "digits": (1797, 64, 10)}

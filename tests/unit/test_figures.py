@@ -4,7 +4,8 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from tuning.datasets import load_dataset
+from tuning.data.datasets import load_dataset
+from tuning.engine.search import run_search
 from tuning.figures import (
     OKABE_ITO,
     apply_theme,
@@ -17,7 +18,6 @@ from tuning.figures import (
     fig_score_heatmap,
     hidden_units,
 )
-from tuning.search import run_search
 
 GRID = {"hidden_layer_sizes": [[2], [8], [32]], "learning_rate_init": [0.003, 0.03], "max_iter": [5, 15]}
 

@@ -1,7 +1,7 @@
 """Hosted-mode caps: on only with TUNING_HOSTED, and applied the same way wherever they are read."""
 
-from tuning.csv_source import CsvLimits
-from tuning.hosting import HostedLimits
+from tuning.data.csv_source import CsvLimits
+from tuning.services.hosting import HostedLimits
 
 
 def test_a_local_install_is_not_capped(monkeypatch):

@@ -1,5 +1,5 @@
-from tuning.jobs import SearchJob
-from tuning.spec import parse_spec
+from tuning.engine.spec import parse_spec
+from tuning.services.jobs import SearchJob
 
 SPEC = parse_spec({"dataset": "iris", "cv": 3, "param_grid": {"max_iter": [5, 10], "alpha": [1e-4, 1.0]}})
 
@@ -34,7 +34,7 @@ def test_the_core_queue_is_first_come_first_served_and_never_over_capacity():
     import threading
     import time
 
-    from tuning.jobs import CoreQueue
+    from tuning.services.jobs import CoreQueue
 
     queue = CoreQueue(capacity=2)
     order, peak, lock = [], [0], threading.Lock()
@@ -63,7 +63,7 @@ def test_the_core_queue_is_first_come_first_served_and_never_over_capacity():
 def test_a_queued_search_waits_shows_its_place_and_gives_up_when_nobody_looks():
     import time
 
-    from tuning.jobs import CoreQueue
+    from tuning.services.jobs import CoreQueue
 
     queue = CoreQueue(capacity=1)
     blocker = object()

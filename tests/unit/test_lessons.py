@@ -9,7 +9,7 @@ import pytest
 
 from tuning.errors import TuningError
 from tuning.figures import fig_lesson
-from tuning.lessons import LESSONS, run_lesson
+from tuning.services.lessons import LESSONS, run_lesson
 
 ROOT = Path(__file__).resolve().parents[2]
 

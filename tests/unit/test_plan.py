@@ -1,7 +1,7 @@
 from sklearn.model_selection import ParameterGrid
 
-from tuning.plan import can_share_training, plan_search
-from tuning.spec import parse_spec
+from tuning.engine.plan import can_share_training, plan_search
+from tuning.engine.spec import parse_spec
 
 
 def _plan(grid, **estimator):

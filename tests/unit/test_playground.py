@@ -6,9 +6,10 @@ from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 
-from tuning.datasets import Dataset, load_dataset
+from tuning.data.dataset import Dataset
+from tuning.data.datasets import load_dataset
 from tuning.errors import DataError, SpecError
-from tuning.playground import NetworkRun, compare_learning_rates, describe_comparison, train_network
+from tuning.services.playground import NetworkRun, compare_learning_rates, describe_comparison, train_network
 
 MOONS = load_dataset({"name": "moons"})
 PARAMS = {"hidden_layer_sizes": [8], "max_iter": 20, "learning_rate_init": 0.01, "random_state": 0}

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tuning.results import SearchResult, build_cv_results
-from tuning.search import run_search
-from tuning.training import FitRecord
+from tuning.engine.results import SearchResult, build_cv_results
+from tuning.engine.search import run_search
+from tuning.engine.training import FitRecord
 
 
 def _record(candidate, fold, score):

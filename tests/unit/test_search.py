@@ -9,10 +9,10 @@ import pytest
 from sklearn.model_selection import GridSearchCV
 from threadpoolctl import threadpool_limits
 
-from tuning.datasets import load_dataset
+from tuning.data.datasets import load_dataset
+from tuning.engine.search import run_search, sklearn_equivalent
+from tuning.engine.spec import parse_spec
 from tuning.errors import SearchFailed, SpecError
-from tuning.search import run_search, sklearn_equivalent
-from tuning.spec import parse_spec
 
 SPECS = {
     "adam": {"dataset": "iris", "cv": 3,

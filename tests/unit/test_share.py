@@ -1,8 +1,8 @@
 import pytest
 
+from tuning.engine.spec import parse_spec
 from tuning.errors import TuningError
-from tuning.share import FORM_DEFAULTS, decode_spec, encode_spec, form_to_spec, spec_to_form
-from tuning.spec import parse_spec
+from tuning.services.share import FORM_DEFAULTS, decode_spec, encode_spec, form_to_spec, spec_to_form
 
 SPECS = [
     {"dataset": {"name": "digits"}, "param_grid": {"hidden_layer_sizes": [[4], [16, 8]], "max_iter": [25, 50]},

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
+from tuning.engine.spec import ExperimentSpec, load_spec, parse_spec
 from tuning.errors import SpecError, TuningError
-from tuning.spec import ExperimentSpec, load_spec, parse_spec
 
 GOOD = {
     "dataset": {"name": "digits"},

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-import tuning.search
-from tuning.datasets import load_dataset
+import tuning.engine.search
+from tuning.data.datasets import load_dataset
+from tuning.engine.search import run_search
+from tuning.engine.spec import parse_spec
+from tuning.engine.store import ExperimentStore, experiment_id
 from tuning.errors import TuningError
-from tuning.search import run_search
-from tuning.spec import parse_spec
-from tuning.store import ExperimentStore, experiment_id
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = {"dataset": "iris", "cv": 3, "param_grid": {"hidden_layer_sizes": [[4], [8]], "max_iter": [5, 20],
@@ -34,13 +34,13 @@ def store(tmp_path):
 @pytest.fixture
 def count_units(monkeypatch):
     calls = []
-    real = tuning.search.fit_trajectory
+    real = tuning.engine.search.fit_trajectory
 
     def counting(*args, **kwargs):
         calls.append(kwargs["unit"])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(tuning.search, "fit_trajectory", counting)
+    monkeypatch.setattr(tuning.engine.search, "fit_trajectory", counting)
     return calls
 
 

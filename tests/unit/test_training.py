@@ -12,7 +12,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from tuning.training import _CheckpointingMLP, _model_at, fit_trajectory
+from tuning.engine.training import _CheckpointingMLP, _model_at, fit_trajectory
 
 X_WINE, Y_WINE = load_wine(return_X_y=True)
 X_SCALED = StandardScaler().fit_transform(X_WINE)

@@ -1,0 +1,282 @@
+"""The command line: ``python -m tuning run SPEC.json --out RESULT.json``.
+
+One error boundary: a :class:`~tuning.errors.TuningError` becomes one line
+``error: ...`` on stderr and exit status 2; anything unexpected is written with its
+traceback to a log file and reported in one line with exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+import joblib
+
+from tuning.data.csv_source import csv_summary, load_csv
+from tuning.data.datasets import list_datasets
+from tuning.engine.cluster import check_address
+from tuning.engine.results import SearchResult
+from tuning.engine.search import Progress, run_search
+from tuning.engine.spec import load_spec
+from tuning.engine.store import ExperimentStore
+from tuning.errors import TuningError
+from tuning.services.lessons import list_lessons, run_lesson
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal; one line per 10% elsewhere (logs, CI)."""
+
+    def __init__(self, stream: TextIO, width: int = 30) -> None:
+        self.stream = stream
+        self.width = width
+        self.is_tty = stream.isatty()
+        self._last_tenth = -1
+
+    def __call__(self, p: Progress) -> None:
+        fraction = p.fraction
+        filled = round(fraction * self.width)
+        bar = "#" * filled + "." * (self.width - filled)
+        eta = p.elapsed / fraction * (1 - fraction) if fraction > 0 else 0.0
+        line = f"[{bar}] {p.fits_done}/{p.fits_total} fits  {fraction:4.0%}  {p.elapsed:5.1f}s  eta {eta:4.0f}s"
+        if self.is_tty:
+            self.stream.write("\r" + line)
+            if p.fits_done >= p.fits_total:
+                self.stream.write("\n")
+        elif int(fraction * 10) > self._last_tenth:
+            self._last_tenth = int(fraction * 10)
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def _positive_or_all(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"needs a whole number, got {text!r}") from None
+    if value == 0 or value < -1:
+        raise argparse.ArgumentTypeError(f"needs 1, 2, ... workers or -1 for all cores, got {value}")
+    return value
+
+
+def _check_writable(path: Path, flag: str) -> None:
+    if path.is_dir():
+        raise TuningError(f"{flag} {str(path)!r} is a directory. Give a file name, e.g. {path / 'result.json'}")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise TuningError(f"{flag} {str(path)!r}: the folder {str(parent)!r} does not exist. Create it first")
+    if not os.access(parent, os.W_OK):
+        raise TuningError(f"{flag} {str(path)!r}: the folder {str(parent)!r} is not writable. Choose another path")
+
+
+def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    spec = load_spec(args.spec)
+    out = Path(args.out)
+    _check_writable(out, "--out")
+    if args.model:
+        _check_writable(Path(args.model), "--model")
+    cancel = threading.Event()
+    bar = None if args.quiet else ProgressBar(sys.stderr)
+    store = None if args.no_store else ExperimentStore(args.store)
+    scheduler = check_address(args.scheduler) if args.scheduler else None
+    result = run_search(spec, n_jobs=args.n_jobs, progress=bar, cancel=cancel, store=store,
+                        refit=bool(args.model) or store is not None, max_epochs=args.max_epochs,
+                        scheduler=scheduler)
+    _write_atomically(out, result.save)
+    if args.model and result.best_estimator is not None:
+        _write_atomically(Path(args.model), lambda p: joblib.dump(result.best_estimator, p))
+    if result.status == "cancelled":
+        print(f"cancelled: kept {result.fits_done} of {result.fits_total} finished fits in {out}", file=sys.stderr)
+        return 130
+    saved = 1 - result.epochs_trained / result.epochs_gridsearchcv if result.epochs_gridsearchcv else 0.0
+    print(f"best {spec.scoring}: {result.best_score:.4f} with {json.dumps(result.best_params)}")
+    print(f"{result.fits_done} fits in {result.elapsed:.1f}s; trained {result.epochs_trained:,} epochs "
+          f"where GridSearchCV trains {result.epochs_gridsearchcv:,} ({saved:.0%} saved)")
+    if store is not None:
+        print(f"experiment {result.experiment_id} in {store.path}")
+    print(f"wrote {out}" + (f" and {args.model}" if args.model else ""))
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    rows = ExperimentStore(args.store).list()
+    fields = ("id", "dataset", "status", "fits_done", "fits_total", "best_score", "created", "name")
+    if args.json:
+        print(json.dumps([{k: r[k] for k in fields} for r in rows], indent=2))
+        return 0
+    if not rows:
+        print("no experiments yet: run one with `python -m tuning run SPEC.json --out RESULT.json`")
+        return 0
+    print(f"{'id':<13}{'dataset':<15}{'status':<12}{'fits':>11}  {'best':>7}  {'created':<20}name")
+    for r in rows:
+        best = f"{r['best_score']:.4f}" if r["best_score"] is not None else "-"
+        print(f"{r['id']:<13}{r['dataset'][:14]:<15}{r['status']:<12}{r['fits_done']:>5}/{r['fits_total']:<5}  "
+              f"{best:>7}  {r['created']:<20}{r['name']}")
+    return 0
+
+
+def _stored_result(args: argparse.Namespace) -> SearchResult:
+    store = ExperimentStore(args.store)
+    exp_id = store.find(args.id)
+    result = store.load_result(exp_id)
+    if result is None:
+        raise TuningError(f"experiment {exp_id} has not finished; resume it with "
+                          f"`python -m tuning run SPEC.json --store {store.path} --out RESULT.json`")
+    return result
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    result = _stored_result(args)
+    out = Path(args.out)
+    _check_writable(out, "--out")
+    _write_atomically(out, result.save)
+    print(f"best {result.spec.scoring}: {result.best_score:.4f} with {json.dumps(result.best_params)}; wrote {out}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    result = _stored_result(args)
+    text = result.to_frame().to_csv(index=False) if args.format == "csv" else json.dumps(result.to_dict(), indent=2)
+    if args.out:
+        out = Path(args.out)
+        _check_writable(out, "--out")
+        _write_atomically(out, lambda p: p.write_text(text, encoding="utf-8"))
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _cmd_datasets(args: argparse.Namespace) -> int:
+    datasets = list_datasets()
+    if args.json:
+        print(json.dumps(datasets, indent=2))
+        return 0
+    for d in datasets:
+        print(f"{d['name']:<14} {d['description']}")
+        for name, opt in d["options"].items():
+            print(f"{'':<16}{name:<13} {opt['type']:<6} default {opt['default']!s:<6} "
+                  f"({opt['min']:g} to {opt['max']:g}) {opt['help']}")
+    return 0
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    data = load_csv(args.file, target=args.target)
+    print(json.dumps(csv_summary(data), indent=2, ensure_ascii=False))
+    return 0
+
+
+def _cmd_lesson_list(args: argparse.Namespace) -> int:
+    lessons = list_lessons()
+    if args.json:
+        print(json.dumps(lessons, indent=2))
+    else:
+        for lesson in lessons:
+            print(f"{lesson['name']:<15}{lesson['title']}: {lesson['summary']}")
+    return 0
+
+
+def _cmd_lesson_run(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    _check_writable(out, "--out")
+    result = run_lesson(args.name, n_jobs=args.n_jobs)
+    _write_atomically(out, lambda p: p.write_text(json.dumps(result.to_dict(), indent=1), encoding="utf-8"))
+    print(result.text)
+    print(f"claim: {result.claim}: {'holds' if result.claim_holds else 'DOES NOT HOLD'}; wrote {out}")
+    return 0
+
+
+def _program_name() -> str:
+    """``tuning`` when run as the installed command, ``python -m tuning`` otherwise."""
+    return "python -m tuning" if Path(sys.argv[0]).name in ("__main__.py", "-m", "-c", "") else "tuning"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=_program_name(), description="Tuning Lab: grid searches over MLPClassifier."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = commands.add_parser("run", help="run the search a spec file describes")
+    run.add_argument("spec", help="experiment spec (JSON)")
+    run.add_argument("--out", required=True, help="where to write the result (JSON)")
+    run.add_argument("--n-jobs", type=_positive_or_all, default=None, help="parallel workers, -1 for all cores")
+    run.add_argument("--max-epochs", type=_positive_or_all, default=None,
+                     help="refuse searches that would train more epochs (default 200,000 or $TUNING_MAX_EPOCHS)")
+    run.add_argument("--model", help="also refit the best candidate on all the data and save it (joblib file)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--store", help="experiment store (default $TUNING_STORE or ~/.tuning-lab/experiments.sqlite): "
+                                     "every finished fit is kept, a rerun resumes, a finished spec trains nothing")
+    run.add_argument("--no-store", action="store_true", help="do not use the experiment store")
+    run.add_argument("--scheduler", default=os.environ.get("TUNING_DASK_SCHEDULER") or None,
+                     help="run on a Dask cluster: tcp://HOST:PORT, or 'local' to start one here with --n-jobs "
+                          "workers (default $TUNING_DASK_SCHEDULER)")
+    run.set_defaults(handler=_cmd_run)
+    datasets = commands.add_parser("datasets", help="list the built-in datasets and their options")
+    datasets.add_argument("--json", action="store_true", help="print JSON")
+    datasets.set_defaults(handler=_cmd_datasets)
+    inspect = commands.add_parser("inspect", help="check a CSV file and print what training on it would use")
+    inspect.add_argument("file", help="a CSV file")
+    inspect.add_argument("--target", help="the column to predict (default: guessed)")
+    inspect.set_defaults(handler=_cmd_inspect)
+    listing = commands.add_parser("list", help="list the experiments in the store")
+    listing.add_argument("--store", help="experiment store (default $TUNING_STORE or ~/.tuning-lab/experiments.sqlite)")
+    listing.add_argument("--json", action="store_true", help="print a JSON array")
+    listing.set_defaults(handler=_cmd_list)
+    show = commands.add_parser("show", help="write a stored experiment's result")
+    show.add_argument("id", help="experiment id (or a unique prefix)")
+    show.add_argument("--store")
+    show.add_argument("--out", required=True, help="where to write the result (JSON)")
+    show.set_defaults(handler=_cmd_show)
+    export = commands.add_parser("export", help="export a stored experiment as CSV (cv_results) or JSON")
+    export.add_argument("id", help="experiment id (or a unique prefix)")
+    export.add_argument("--store")
+    export.add_argument("--format", choices=["csv", "json"], default="csv")
+    export.add_argument("--out", help="file to write (default: standard output)")
+    export.set_defaults(handler=_cmd_export)
+    lesson = commands.add_parser("lesson", help="the lesson presets")
+    lesson_commands = lesson.add_subparsers(dest="lesson_command", required=True, metavar="ACTION")
+    lesson_list = lesson_commands.add_parser("list", help="list the presets")
+    lesson_list.add_argument("--json", action="store_true", help="print JSON")
+    lesson_list.set_defaults(handler=_cmd_lesson_list)
+    lesson_run = lesson_commands.add_parser("run", help="run one preset and check its claim")
+    lesson_run.add_argument("name", help="a preset name from `lesson list`")
+    lesson_run.add_argument("--out", required=True, help="where to write the result (JSON)")
+    lesson_run.add_argument("--n-jobs", type=_positive_or_all, default=None)
+    lesson_run.set_defaults(handler=_cmd_lesson_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except TuningError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `python -m tuning datasets | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception:
+        log = Path(tempfile.gettempdir()) / f"tuning-lab-crash-{time.strftime('%Y%m%d-%H%M%S')}.log"
+        log.write_text(traceback.format_exc(), encoding="utf-8")
+        exc_type, exc_value = sys.exc_info()[:2]
+        print(f"error: unexpected internal error ({exc_type.__name__}: {exc_value}). This is a bug in "
+              f"Tuning Lab; the traceback is in {log}", file=sys.stderr)
+        return 1

@@ -1,0 +1,343 @@
+"""Figures: pure functions, results in, ``plotly.graph_objects.Figure`` out.
+
+Every figure goes through :func:`apply_theme` (the Okabe–Ito colour-blind-safe palette,
+readable fonts, and a projection mode with large text and thick lines).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from tuning.data.dataset import Dataset
+from tuning.engine.results import SearchResult
+
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+PROJECTION_MIN_TEXT = 20  # px: the smallest text in a figure in projection mode
+LOG_MINOR_LABEL_SCALE = 0.75  # Plotly draws a log axis's in-between labels (2, 5, ...) at 3/4 of the tick size
+
+
+def apply_theme(fig: go.Figure, *, projection: bool = False) -> go.Figure:
+    """Style a figure: palette, fonts, margins; ``projection`` for the back of a classroom."""
+    base = 22 if projection else 14
+    fig.update_layout(
+        template="plotly_white",
+        colorway=OKABE_ITO,
+        font={"size": base, "family": "Inter, Arial, sans-serif", "color": "#111111"},
+        title={"font": {"size": base + 6}},
+        legend={"font": {"size": base - 2}},
+        margin={"l": 70, "r": 30, "t": max(70, fig.layout.margin.t or 0), "b": 60},
+        hoverlabel={"font": {"size": base}},
+    )
+    axis_style = {"title_font": {"size": base + 2 if projection else base},
+                  "tickfont": {"size": base if projection else base - 2},
+                  "showline": True, "linecolor": "#444", "gridcolor": "#e5e5e5"}
+    fig.update_xaxes(**axis_style)
+    fig.update_yaxes(**axis_style)
+    if projection:
+        fig.update_traces(line={"width": 5}, selector={"type": "scatter"})
+        minor_readable = math.ceil(PROJECTION_MIN_TEXT / LOG_MINOR_LABEL_SCALE)
+        for axis in [*fig.select_xaxes(), *fig.select_yaxes()]:
+            if axis.type == "log" and axis.tickvals is None:  # with tickvals every label is full size
+                axis.tickfont.size = max(base, minor_readable)
+    return fig
+
+
+def format_params(params: Mapping[str, Any]) -> str:
+    """``hidden_layer_sizes=[16, 8], max_iter=50`` for legends and titles."""
+    return ", ".join(f"{k}={json.dumps(v)}" for k, v in params.items())
+
+
+def fig_loss_curves(
+    runs: Mapping[str, Sequence[float]],
+    *,
+    title: str = "Training loss over iterations",
+    highlight: str | None = None,
+    log_y: bool = False,
+    updates_per_epoch: Mapping[str, int] | None = None,
+    projection: bool = False,
+) -> go.Figure:
+    """One line per run: log-loss after each epoch. ``highlight`` draws one run bold.
+
+    With ``updates_per_epoch`` (mini-batches per epoch, per run) the x axis counts
+    weight updates instead of epochs.
+    """
+    fig = go.Figure()
+    for i, (label, losses) in enumerate(runs.items()):
+        bold = highlight is not None and label == highlight
+        faded = highlight is not None and not bold
+        step = updates_per_epoch[label] if updates_per_epoch else 1
+        fig.add_trace(go.Scatter(
+            x=[step * k for k in range(1, len(losses) + 1)], y=list(losses), mode="lines", name=label,
+            line={"width": 4 if bold else 2.5, "color": OKABE_ITO[i % len(OKABE_ITO)]},
+            opacity=0.35 if faded else 1.0,
+        ))
+    fig.update_layout(title=title, xaxis_title="weight updates" if updates_per_epoch else "iteration (epoch)",
+                      yaxis_title="training loss (log-loss)", hovermode="x unified")
+    if log_y:
+        fig.update_yaxes(type="log", dtick="D2")
+    if updates_per_epoch:  # from tens to thousands of updates
+        fig.update_xaxes(type="log")
+    return apply_theme(fig, projection=projection)
+
+
+def _mean_curve(folds: Sequence[Mapping[str, Any] | None]) -> list[float]:
+    """The mean training loss across folds, epoch by epoch, while every fold still runs."""
+    curves = [f["loss_curve"] for f in folds if f and f.get("loss_curve")]
+    if not curves:
+        return []
+    length = min(len(c) for c in curves)
+    return np.mean([c[:length] for c in curves], axis=0).tolist()
+
+
+def _varying(params_list: Sequence[Mapping[str, Any]]) -> list[str]:
+    names = sorted({k for p in params_list for k in p})
+    return [n for n in names if len({json.dumps(p.get(n)) for p in params_list}) > 1]
+
+
+def fig_candidate_losses(
+    result: SearchResult,
+    *,
+    rows: str | None = None,
+    cols: str | None = None,
+    highlight: int | None = None,
+    projection: bool = False,
+) -> go.Figure:
+    """Loss over iterations for every candidate (mean over folds).
+
+    With ``rows``/``cols`` (parameter names) one panel per value pair, the other
+    parameters as lines; without, one overlay. The best candidate (or ``highlight``)
+    is drawn bold; the others faded.
+    """
+    params = result.cv_results["params"]
+    chosen = highlight if highlight is not None else result.best_index
+    row_values = sorted({json.dumps(p.get(rows)) for p in params}, key=_sort_key) if rows else ["null"]
+    col_values = sorted({json.dumps(p.get(cols)) for p in params}, key=_sort_key) if cols else ["null"]
+    titles = [", ".join(x for x in (f"{rows}={r}" if rows else "", f"{cols}={c}" if cols else "") if x)
+              for r in row_values for c in col_values]
+    fig = make_subplots(rows=len(row_values), cols=len(col_values), shared_xaxes=True, shared_yaxes=True,
+                        subplot_titles=titles if (rows or cols) else None,
+                        horizontal_spacing=0.04, vertical_spacing=0.08)
+    legend_names = [n for n in _varying(params) if n not in (rows, cols)]
+    colour_by = next((n for n in legend_names if n != "max_iter"), None)
+    colour_values = sorted({json.dumps(p.get(colour_by)) for p in params}, key=_sort_key) if colour_by else []
+    in_legend: set[str] = set()
+    for index, (p, curve) in enumerate(zip(params, result.curves)):
+        losses = _mean_curve(curve["folds"])
+        if not losses:
+            continue
+        r = row_values.index(json.dumps(p.get(rows))) + 1 if rows else 1
+        c = col_values.index(json.dumps(p.get(cols))) + 1 if cols else 1
+        bold = index == chosen
+        group = f"{colour_by}={json.dumps(p.get(colour_by))}" if colour_by else "candidates"
+        name = "★ " + ("<br>".join(f"{n}={json.dumps(p.get(n))}" for n in legend_names) or f"candidate {index}") \
+            if bold else group
+        fig.add_trace(go.Scatter(
+            x=list(range(1, len(losses) + 1)), y=losses, mode="lines", name=name,
+            legendgroup="chosen" if bold else group, showlegend=bold or group not in in_legend,
+            customdata=[index] * len(losses),
+            hovertemplate=f"candidate {index}<br>{format_params(p)}<br>epoch %{{x}}: loss %{{y:.4f}}<extra></extra>",
+            line={"width": 4 if bold else 1.8, "color": "#000000" if bold else OKABE_ITO[
+                colour_values.index(json.dumps(p.get(colour_by))) % 7 if colour_by else 0]},
+            opacity=1.0 if bold else 0.55,
+        ), row=r, col=c)
+        in_legend.add(group)
+    fig.update_layout(title="Loss over iterations, every candidate (mean over folds)",
+                      height=max(420, 260 * len(row_values)))
+    fig.update_xaxes(title_text="iteration", row=len(row_values))
+    fig.update_yaxes(title_text="training loss", col=1)
+    return apply_theme(fig, projection=projection)
+
+
+def hidden_units(sizes: Any) -> int:
+    """Total hidden units of a ``hidden_layer_sizes`` value."""
+    return int(sum(sizes)) if isinstance(sizes, (list, tuple)) else int(sizes)
+
+
+def _std_band(x: list, err: np.ndarray, std: np.ndarray, colour: str, name: str | None = None) -> go.Scatter:
+    """A shaded ±1 std band around an error line (drawn before the line, out of the legend)."""
+    return go.Scatter(x=x + x[::-1], y=list(err + std) + list((err - std)[::-1]), fill="toself", fillcolor=colour,
+                      opacity=0.15, line={"width": 0}, hoverinfo="skip", showlegend=False, name=name)
+
+
+def fig_error_vs_hidden_size(
+    result: SearchResult,
+    *,
+    line_param: str | None = "learning_rate_init",
+    projection: bool = False,
+) -> go.Figure:
+    """Train and CV error (1 − score) against total hidden units, ±1 std across folds.
+
+    One pair of lines per value of ``line_param``; for each size and line the best
+    candidate over the other parameters is shown. Log x when sizes span a decade.
+    """
+    cv = result.cv_results
+    params = cv["params"]
+    if line_param and line_param not in _varying(params):
+        line_param = None
+    best: dict[tuple[str, Any], int] = {}
+    for i, p in enumerate(params):
+        if math.isnan(cv["mean_test_score"][i]):
+            continue
+        key = (json.dumps(p.get(line_param)) if line_param else "", json.dumps(p.get("hidden_layer_sizes", [100])))
+        if key not in best or cv["mean_test_score"][i] > cv["mean_test_score"][best[key]]:
+            best[key] = i
+    fig = go.Figure()
+    lines = sorted({k[0] for k in best})
+    for n, line in enumerate(lines):
+        idx = sorted((i for k, i in best.items() if k[0] == line),
+                     key=lambda i: hidden_units(params[i].get("hidden_layer_sizes", [100])))
+        x = [hidden_units(params[i].get("hidden_layer_sizes", [100])) for i in idx]
+        sizes = [json.dumps(params[i].get("hidden_layer_sizes", [100])) for i in idx]
+        colour = OKABE_ITO[n % len(OKABE_ITO)]
+        label = f"{line_param}={line}" if line_param else "CV"
+        for kind, dash in (("test", "solid"), ("train", "dot")):
+            err = 1 - np.asarray([cv[f"mean_{kind}_score"][i] for i in idx], dtype=float)
+            std = np.asarray([cv[f"std_{kind}_score"][i] for i in idx], dtype=float)
+            name = f"{'CV' if kind == 'test' else 'train'} error" + (f", {label}" if line_param else "")
+            if kind == "test":
+                fig.add_trace(_std_band(x, err, std, colour, f"±1 std, {label}"))
+            fig.add_trace(go.Scatter(x=x, y=err.tolist(), mode="lines+markers", name=name, customdata=sizes,
+                                     line={"color": colour, "dash": dash, "width": 3},
+                                     hovertemplate="hidden_layer_sizes=%{customdata}<br>error %{y:.3f}<extra></extra>"))
+    all_x = [hidden_units(p.get("hidden_layer_sizes", [100])) for p in params] or [1]
+    fig.update_layout(title="Error versus hidden-layer size", xaxis_title="hidden units (total)",
+                      yaxis_title="error (1 − score)")
+    if max(all_x) >= 10 * min(all_x):
+        fig.update_xaxes(type="log")
+    fig.update_xaxes(tickvals=sorted(set(all_x)))
+    return apply_theme(fig, projection=projection)
+
+
+def fig_score_heatmap(result: SearchResult, *, x: str, y: str, projection: bool = False) -> go.Figure:
+    """Mean CV score over two parameters (the best over any others)."""
+    cv = result.cv_results
+    params = cv["params"]
+    xs = sorted({json.dumps(p.get(x)) for p in params}, key=_sort_key)
+    ys = sorted({json.dumps(p.get(y)) for p in params}, key=_sort_key)
+    z = np.full((len(ys), len(xs)), np.nan)
+    for i, p in enumerate(params):
+        score = cv["mean_test_score"][i]
+        if score is None or math.isnan(score):
+            continue
+        r, c = ys.index(json.dumps(p.get(y))), xs.index(json.dumps(p.get(x)))
+        z[r, c] = score if math.isnan(z[r, c]) else max(z[r, c], score)
+    fig = go.Figure(go.Heatmap(z=z, x=xs, y=ys, colorscale="Viridis", text=np.round(z, 3), texttemplate="%{text}",
+                               colorbar={"title": {"text": "mean CV score"}}, hoverongaps=False))
+    fig.update_layout(title="Mean CV score", xaxis_title=x, yaxis_title=y)
+    fig.update_xaxes(type="category")
+    fig.update_yaxes(type="category")
+    return apply_theme(fig, projection=projection)
+
+
+def _sort_key(text: str) -> tuple[int, Any]:
+    value = json.loads(text)
+    if isinstance(value, (int, float)):
+        return (0, value)
+    if isinstance(value, list):
+        return (1, hidden_units(value))
+    return (2, str(value))
+
+
+def fig_fit_timeline(result: SearchResult, *, projection: bool = False) -> go.Figure:
+    """One bar per fit, one row per worker: what ran in parallel, and for how long."""
+    workers = sorted({f["worker"] for f in result.fits})
+    fig = go.Figure()
+    for n, worker in enumerate(workers):
+        fits = [f for f in result.fits if f["worker"] == worker]
+        fig.add_trace(go.Bar(
+            base=[f["start"] for f in fits], x=[f["end"] - f["start"] for f in fits], y=[worker] * len(fits),
+            orientation="h", name=worker, marker={"color": OKABE_ITO[n % len(OKABE_ITO)]}, opacity=0.55,
+            customdata=[[f["candidate"], f["fold"], f["n_iter"]] for f in fits],
+            hovertemplate="candidate %{customdata[0]}, fold %{customdata[1]}<br>%{customdata[2]} epochs<br>"
+                          "%{base:.2f}s → %{x:.2f}s long<extra></extra>",
+        ))
+    fig.update_layout(title=f"Fit timeline: {len(result.fits)} fits on {len(workers)} worker(s)",
+                      xaxis_title="seconds since the search started", yaxis_title="worker", barmode="overlay",
+                      showlegend=False, height=180 + 60 * len(workers))
+    return apply_theme(fig, projection=projection)
+
+
+def fig_dataset_scatter(data: Dataset, *, projection: bool = False) -> go.Figure:
+    """The two features of a 2-D dataset, coloured by class."""
+    fig = go.Figure()
+    for k, name in enumerate(data.class_names):
+        mask = data.y == k
+        fig.add_trace(go.Scatter(x=data.X[mask, 0], y=data.X[mask, 1], mode="markers", name=name,
+                                 marker={"color": OKABE_ITO[k % len(OKABE_ITO)], "size": 7, "opacity": 0.8,
+                                         "line": {"width": 0.5, "color": "white"}}))
+    fig.update_layout(title=f"{data.name}: {data.n_samples} points", xaxis_title=data.feature_names[0],
+                      yaxis_title=data.feature_names[1])
+    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    fig.update_xaxes(constrain="domain")  # equal scales by narrowing the plot, not by widening the range
+    return apply_theme(fig, projection=projection)
+
+
+def fig_decision_boundary(model: Any, data: Dataset, *, resolution: int = 150, projection: bool = False) -> go.Figure:
+    """A fitted 2-D classifier's predicted class over the plane, with the data on top."""
+    pad = 0.1 * (data.X.max(axis=0) - data.X.min(axis=0))
+    lo, hi = data.X.min(axis=0) - pad, data.X.max(axis=0) + pad
+    gx, gy = np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution)
+    xx, yy = np.meshgrid(gx, gy)
+    predicted = model.predict(np.column_stack([xx.ravel(), yy.ravel()])).reshape(xx.shape)
+    n = len(data.class_names)
+    colours = [OKABE_ITO[k % len(OKABE_ITO)] for k in range(n)]
+    scale = [[k / max(n - 1, 1), c] for k, c in enumerate(colours)] if n > 1 else [[0, colours[0]], [1, colours[0]]]
+    fig = fig_dataset_scatter(data, projection=projection)
+    fig.add_trace(go.Heatmap(x=gx, y=gy, z=predicted, colorscale=scale, opacity=0.25, showscale=False,
+                             hoverinfo="skip", zmin=0, zmax=max(n - 1, 1)))
+    fig.data = (fig.data[-1], *fig.data[:-1])  # the boundary under the points
+    fig.update_layout(title="Decision boundary")
+    return fig
+
+
+def fig_error_by_size(
+    table: Sequence[Mapping[str, float]], *, best_size: int | None = None, projection: bool = False
+) -> go.Figure:
+    """Train and test error against hidden units (rows of ``size``, ``*_error``, ``*_std``), best size marked."""
+    sizes = [row["size"] for row in table]
+    fig = go.Figure()
+    for n, (kind, label) in enumerate((("test", "test error (CV)"), ("train", "training error"))):
+        err = np.array([row[f"{kind}_error"] for row in table])
+        std = np.array([row[f"{kind}_std"] for row in table])
+        colour = OKABE_ITO[n * 2]
+        fig.add_trace(_std_band(sizes, err, std, colour))
+        fig.add_trace(go.Scatter(x=sizes, y=err.tolist(), mode="lines+markers", name=label,
+                                 line={"color": colour, "width": 3, "dash": "solid" if kind == "test" else "dot"}))
+    if best_size is not None:
+        best = next(row for row in table if row["size"] == best_size)
+        fig.add_trace(go.Scatter(x=[best_size], y=[best["test_error"]], mode="markers+text", name="best size",
+                                 marker={"symbol": "star", "size": 22, "color": OKABE_ITO[3]},
+                                 text=[f"best: {best_size} units"], textposition="top center"))
+    fig.update_layout(title="Error versus hidden-layer size", xaxis_title="hidden units",
+                      yaxis_title="error (1 − accuracy)")
+    fig.update_xaxes(type="log", tickvals=sizes)
+    return apply_theme(fig, projection=projection)
+
+
+def fig_lesson(result: Any, *, projection: bool = False) -> list[go.Figure]:
+    """The charts a lesson preset shows, from its ``LessonResult``."""
+    data = result.data
+    if result.name == "learning_rate":
+        return [fig_loss_curves(data["curves"], title="Loss over iterations: three learning rates", log_y=True,
+                                projection=projection)]
+    if result.name == "hidden_size":
+        return [fig_error_by_size(data["table"], best_size=data["best_size"], projection=projection)]
+    if result.name == "grid_search":
+        search = SearchResult.from_dict(data["result"])
+        return [fig_score_heatmap(search, x="hidden_layer_sizes", y="max_iter", projection=projection),
+                fig_candidate_losses(search, projection=projection)]
+    if result.name == "minibatch":
+        return [fig_loss_curves(data["curves"], title="Loss per epoch, by batch size", log_y=True,
+                                projection=projection),
+                fig_loss_curves(data["curves"], title="Loss per weight update, by batch size", log_y=True,
+                                updates_per_epoch=data["updates_per_epoch"], projection=projection)]
+    if result.name == "init_seeds":
+        return [fig_loss_curves(data["curves"], title="Ten initialisations of one network", projection=projection)]
+    raise ValueError(f"no figure for lesson {result.name!r}")

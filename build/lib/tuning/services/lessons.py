@@ -1,0 +1,197 @@
+"""Lesson presets: one click each, a few sentences, and a chart that demonstrates them.
+
+Every preset checks its own claim on its result (``claim_holds``), so a lesson never
+says something its chart does not show.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from itertools import pairwise
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from tuning.data.datasets import load_dataset
+from tuning.engine.search import run_search
+from tuning.errors import TuningError
+from tuning.services.playground import compare_learning_rates, train_network
+
+
+@dataclass
+class LessonResult:
+    """What a preset showed: its text (adapted to the outcome), its claim and the chart data."""
+
+    name: str
+    title: str
+    text: str
+    claim: str
+    claim_holds: bool
+    data: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Outcome(NamedTuple):
+    """What running a preset found; :func:`run_lesson` adds the preset's name and title."""
+
+    text: str
+    claim: str
+    claim_holds: bool
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Lesson:
+    name: str
+    title: str
+    summary: str
+    run: Callable[[int | None], Outcome]
+
+
+def _curve(losses: list[float]) -> list[float]:
+    return [float(v) if math.isfinite(v) else None for v in losses]
+
+
+def _learning_rate(n_jobs: int | None) -> Outcome:
+    data = load_dataset({"name": "digits"})
+    params = {"hidden_layer_sizes": [32], "max_iter": 60, "random_state": 0, "tol": 1e-6, "n_iter_no_change": 10_000}
+    rates = {"too low": 1e-4, "good": 1e-2, "too high": 1.0}
+    runs = compare_learning_rates(data, params, list(rates.values()))
+    low, good, high = (runs[rates[k]].loss_curve for k in ("too low", "good", "too high"))
+    still_falling = low[-1] < low[-6]
+    jumps_back_up = any(b > a for a, b in pairwise(high))
+    holds = good[-1] < high[-1] and good[-1] < low[-1] and still_falling and jumps_back_up
+    text = ("The same network and seed on the digits, trained three times. With a good learning rate (0.01) "
+            "the loss drops fast and settles. Too high (1.0) overshoots: the loss jumps around and ends higher. "
+            "Too low (0.0001) is still creeping down after 60 epochs.")
+    return Outcome(text,
+                   "final loss: good < too high and good < too low; too high's loss jumps back up at least "
+                   "once; too low is still decreasing at the end", holds,
+                   {"curves": {f"{label} (lr={rate:g})": _curve(runs[rate].loss_curve)
+                               for label, rate in rates.items()},
+                    "test_scores": {label: runs[rate].test_score for label, rate in rates.items()}})
+
+
+def _hidden_size(n_jobs: int | None) -> Outcome:
+    sizes = [1, 2, 4, 8, 32, 128, 512]
+    spec = {"dataset": {"name": "xor", "n_samples": 100, "noise": 0.3}, "cv": 5,
+            "estimator": {"solver": "lbfgs", "alpha": 0.0, "max_iter": 3000, "tol": 1e-6},
+            "param_grid": {"hidden_layer_sizes": [[s] for s in sizes], "random_state": [0, 1, 2, 3, 4]}}
+    result = run_search(spec, n_jobs=n_jobs, refit=False, max_epochs=10**7)
+    cv = result.cv_results
+    table = []
+    for size in sizes:
+        rows = [i for i, p in enumerate(cv["params"]) if p["hidden_layer_sizes"] == [size]]
+        test = np.array([1 - cv["mean_test_score"][i] for i in rows])
+        train = np.array([1 - cv["mean_train_score"][i] for i in rows])
+        table.append({"size": size, "test_error": float(test.mean()), "test_std": float(test.std()),
+                      "train_error": float(train.mean()), "train_std": float(train.std())})
+    best = min(table, key=lambda r: r["test_error"])
+    tiny, largest = table[0], table[-1]
+    underfits = tiny["train_error"] > 2 * best["train_error"] and tiny["test_error"] > best["test_error"] + 0.05
+    overfits = largest["test_error"] > best["test_error"] + 0.03 and largest["train_error"] < best["train_error"]
+    ending = (f"Past {best['size']} units the networks overfit: their training error falls to "
+              f"{largest['train_error']:.1%} while their test error rises to {largest['test_error']:.1%}."
+              if overfits else
+              f"Past {best['size']} units the test error flattens: bigger networks neither help nor hurt here.")
+    text = (f"Error against hidden units on 100 noisy XOR points (5-fold CV, averaged over 5 seeds, no "
+            f"regularisation). Tiny networks underfit: 1 unit leaves {tiny['train_error']:.0%} training error. "
+            f"The best size is {best['size']} units ({best['test_error']:.1%} test error). {ending}")
+    return Outcome(text, "tiny networks underfit, and large ones overfit (test error above the best by 3 points)",
+                   underfits and overfits, {"table": table, "best_size": best["size"]})
+
+
+def _grid_search(n_jobs: int | None) -> Outcome:
+    spec = {"dataset": {"name": "digits"}, "cv": 3, "n_jobs": n_jobs or 2,
+            "param_grid": {"max_iter": [5, 20, 80], "hidden_layer_sizes": [[4], [16], [64]]}}
+    result = run_search(spec, n_jobs=n_jobs)
+    cv = result.cv_results
+    best = result.best_params
+    holds = (result.best_score == max(s for s in cv["mean_test_score"] if s == s)
+             and best["max_iter"] > 5 and best["hidden_layer_sizes"] != [4] and result.best_estimator is not None)
+    workers = spec["n_jobs"]
+    text = (f"GridSearchCV over max_iter × hidden_layer_sizes on the digits, {result.fits_total} fits on "
+            f"{workers} worker{'s' if workers != 1 else ''} (n_jobs={workers}). best_score_ = "
+            f"{result.best_score:.3f} with {best}; best_estimator_ is that network refitted on all the data. "
+            "Too few epochs or too few units both cost accuracy.")
+    return Outcome(text, "the best candidate trains more than 5 epochs with more than 4 units, and is refitted",
+                   holds, {"result": result.to_dict()})
+
+
+def _minibatch(n_jobs: int | None) -> Outcome:
+    data = load_dataset({"name": "digits"})
+    n_train = math.ceil(data.n_samples * 0.75)
+    batches = {"16": 16, "128": 128, f"full ({n_train})": n_train}
+    curves, per_update, seconds = {}, {}, {}
+    for label, batch in batches.items():
+        run = train_network(data, {"hidden_layer_sizes": [32], "max_iter": 30, "batch_size": batch,
+                                   "learning_rate_init": 1e-3, "random_state": 0, "tol": 1e-6,
+                                   "n_iter_no_change": 10_000})
+        curves[label] = _curve(run.loss_curve)
+        per_update[label] = math.ceil(n_train / batch)
+        seconds[label] = run.seconds / max(run.n_iter, 1)
+    target = 0.5
+    reach = {label: next((i + 1 for i, v in enumerate(c) if v is not None and v <= target), None)
+             for label, c in curves.items()}
+    time_to = {label: (reach[label] * seconds[label] if reach[label] else None) for label in curves}
+    small, full = curves["16"], curves[f"full ({n_train})"]
+    holds = small[-1] < full[-1] and per_update["16"] > per_update[f"full ({n_train})"]
+    after = ", ".join(f"batch {k}: loss {c[-1]:.3f} after {30 * per_update[k]:,} updates"
+                      for k, c in curves.items())
+    reached = ", ".join(f"batch {k}: {f'{v:.2f} s' if v else 'not within 30 epochs'}" for k, v in time_to.items())
+    text = ("One epoch is one pass over the data, and each mini-batch is one weight update: a batch of 16 makes "
+            f"{per_update['16']} updates per epoch, the full batch one. After 30 epochs, {after}. "
+            f"Smaller batches learn more per epoch because they update more often. Time to reach a loss of "
+            f"{target}: {reached}.")
+    return Outcome(text, "after 30 epochs, batch 16 has a lower loss than the full batch", holds,
+                   {"curves": curves, "updates_per_epoch": per_update, "seconds_per_epoch": seconds,
+                    "time_to_target": time_to, "target": target})
+
+
+def _init_seeds(n_jobs: int | None) -> Outcome:
+    data = load_dataset({"name": "moons", "n_samples": 200, "noise": 0.25})
+    runs = {seed: train_network(data, {"hidden_layer_sizes": [4], "max_iter": 150, "learning_rate_init": 0.01,
+                                       "random_state": seed, "tol": 1e-6, "n_iter_no_change": 10_000})
+            for seed in range(10)}
+    finals = [r.loss_curve[-1] for r in runs.values()]
+    scores = [r.test_score for r in runs.values()]
+    holds = max(finals) - min(finals) > 0.02 and len(set(scores)) > 1
+    text = ("The same 4-unit network trained from 10 random initialisations (seeds 0–9), nothing else changed. "
+            f"Final losses range from {min(finals):.3f} to {max(finals):.3f} and test accuracy from "
+            f"{min(scores):.2f} to {max(scores):.2f}: where training starts decides where it ends, which is why "
+            "a fair comparison fixes the seed or averages over several.")
+    return Outcome(text, "final losses differ by more than 0.02 across seeds", holds,
+                   {"curves": {f"seed {s}": _curve(r.loss_curve) for s, r in runs.items()}, "test_scores": scores})
+
+
+LESSONS: dict[str, Lesson] = {lesson.name: lesson for lesson in [
+    Lesson("learning_rate", "Learning rate", "Too low, good and too high, loss over iterations.", _learning_rate),
+    Lesson("hidden_size", "Hidden-layer size", "Error against hidden units: underfitting and overfitting.",
+           _hidden_size),
+    Lesson("grid_search", "Grid search", "max_iter × hidden_layer_sizes with n_jobs: best_score_, best_estimator_.",
+           _grid_search),
+    Lesson("minibatch", "Mini-batches and epochs", "Batch sizes by loss per epoch, per update, and time.",
+           _minibatch),
+    Lesson("init_seeds", "Initialisation and seeds", "One network, ten starts: the spread of curves and scores.",
+           _init_seeds),
+]}
+
+
+def list_lessons() -> list[dict[str, str]]:
+    return [{"name": lesson.name, "title": lesson.title, "summary": lesson.summary} for lesson in LESSONS.values()]
+
+
+def run_lesson(name: str, *, n_jobs: int | None = None) -> LessonResult:
+    """Run one preset and check its claim."""
+    if name not in LESSONS:
+        raise TuningError(f"there is no lesson {name!r}. The lessons are: {', '.join(LESSONS)}")
+    lesson = LESSONS[name]
+    started = time.perf_counter()
+    outcome = lesson.run(n_jobs)
+    return LessonResult(lesson.name, lesson.title, *outcome, seconds=time.perf_counter() - started)

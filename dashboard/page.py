@@ -1,0 +1,33 @@
+"""What every page does first: run inside the app's navigation, projection mode, hosted limits."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard.hosting import hosted_limits
+from dashboard.projection import projection_mode
+
+
+def page_setup(page: str) -> None:
+    """What every page does first: run inside the app's navigation, the projection toggle, hosted limits."""
+    require_app_navigation()
+    projection_mode(page)
+    if hosted_limits().enabled:
+        st.sidebar.caption(hosted_limits().describe())
+
+
+def require_app_navigation() -> None:
+    """Make a page opened by its own URL on a fresh server run inside ``app.py``'s navigation.
+
+    Streamlit starts in its legacy mode when a ``pages/`` folder sits beside the main
+    script, and stays there until ``st.navigation`` runs; a first visitor arriving at
+    ``/grid_search`` would get the page without the app around it. Leaving that mode and
+    rerunning serves the same URL through ``app.py``. (AppTest resets that mode before
+    every run and drives the pages itself, so it is left alone there.)
+    """
+    from streamlit import config
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory and not config.get_option("global.appTest"):
+        PagesManager.uses_pages_directory = False
+        st.rerun()

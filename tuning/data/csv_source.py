@@ -1,0 +1,318 @@
+"""Your own data: read a CSV file into a :class:`~tuning.data.datasets.Dataset`, or refuse it clearly.
+
+Every file either loads or raises :class:`~tuning.errors.DataError` with one message
+that names the problem and the fix. Preprocessing itself (imputation, scaling,
+one-hot encoding) happens later, inside the cross-validated pipeline, so nothing
+learnt from the test folds leaks into training.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tuning.data.dataset import Dataset
+from tuning.errors import DataError
+
+MISSING_MARKERS = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
+TARGET_NAMES = ("target", "class", "label", "species", "y")
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
+# Leading bytes of formats people upload by mistake.
+_MAGIC = {
+    b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"GIF8": "a GIF image",
+    b"%PDF": "a PDF document", b"PK\x03\x04": "a ZIP archive (an .xlsx spreadsheet is one)",
+    b"\xd0\xcf\x11\xe0": "an old Excel (.xls) or Office file", b"\x1f\x8b": "a gzip archive",
+}
+
+
+@dataclass(frozen=True)
+class CsvLimits:
+    """How large a CSV file may be; set from ``TUNING_CSV_MAX_{BYTES,ROWS,COLUMNS}``."""
+
+    max_bytes: int = 20_000_000
+    max_rows: int = 100_000
+    max_columns: int = 500
+    min_rows: int = 10
+
+    @classmethod
+    def from_env(cls) -> CsvLimits:
+        def get(name: str, default: int) -> int:
+            value = os.environ.get(f"TUNING_CSV_{name}")
+            return int(value) if value and value.isdigit() else default
+
+        return cls(get("MAX_BYTES", cls.max_bytes), get("MAX_ROWS", cls.max_rows),
+                   get("MAX_COLUMNS", cls.max_columns))
+
+
+def _decode(raw: bytes, name: str) -> tuple[str, str]:
+    """Text and the encoding it was read with: UTF-8 (with or without BOM), else Latin-1."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DataError(f"{name} is UTF-16 text, which Tuning Lab cannot read. Save it as UTF-8 CSV")
+    if b"\x00" in raw[:4096]:
+        raise DataError(f"{name} is not a text file (it contains binary data). Save your table as CSV")
+    try:
+        return raw.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in text[:4096])
+    if printable < 0.95 * min(len(text), 4096):
+        raise DataError(f"{name} is in an encoding Tuning Lab cannot read. Save it as UTF-8 CSV")
+    return text, "latin-1"
+
+
+def _sniff_format(raw: bytes, name: str) -> None:
+    for magic, what in _MAGIC.items():
+        if raw.startswith(magic):
+            raise DataError(f"{name} is {what}, not a CSV file. Export your table as CSV")
+    head = raw.lstrip()[:1]
+    if head in (b"{", b"["):
+        raise DataError(f"{name} looks like JSON, not CSV. Export your table as CSV (one row per line)")
+
+
+def _delimiter(lines: list[str]) -> str:
+    """The delimiter that splits the first lines into the same number (> 1) of fields."""
+    best, best_score = ",", -1.0
+    for delimiter in DELIMITERS:
+        counts = [len(row) for row in csv.reader(lines, delimiter=delimiter)]
+        if not counts or counts[0] < 2:
+            continue
+        consistent = sum(c == counts[0] for c in counts) / len(counts)
+        score = consistent * 1000 + counts[0]
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def guess_target(columns: list[str]) -> str:
+    """A column named target/class/label/species/y (any case), else the last column."""
+    for wanted in TARGET_NAMES:
+        for column in columns:
+            if column.strip().lower() == wanted:
+                return column
+    return columns[-1]
+
+
+def _missing_mask(frame: pd.DataFrame) -> pd.DataFrame:
+    """True where a cell is empty or a common missing marker (NA, ?, null…)."""
+    return frame.isna() | frame.apply(lambda column: column.astype(str).str.strip().str.lower().isin(MISSING_MARKERS))
+
+
+def _numeric(series: pd.Series) -> pd.Series | None:
+    """The column as floats, or None when some present value is not a number."""
+    present = series.dropna()
+    converted = pd.to_numeric(present.str.strip(), errors="coerce")
+    if converted.isna().any() or not np.isfinite(converted.to_numpy(dtype=float)).all():
+        return None
+    return pd.to_numeric(series.str.strip(), errors="coerce").astype(float)
+
+
+def _looks_continuous(values: pd.Series) -> bool:
+    numbers = _numeric(values)
+    if numbers is None:
+        return False
+    numbers = numbers.dropna()
+    fractional = (numbers != np.round(numbers)).any()
+    distinct = numbers.nunique()
+    return bool(fractional and distinct > 10) or distinct > max(20, 0.5 * len(numbers))
+
+
+def _check_size(name: str, size: int, limits: CsvLimits) -> None:
+    if size > limits.max_bytes:
+        raise DataError(f"{name} is {size:,} bytes, above the limit of {limits.max_bytes:,}. Use a sample of the rows")
+
+
+def _text(raw: bytes, name: str, limits: CsvLimits) -> tuple[list[str], str, str, list[str]]:
+    """Non-blank lines, encoding, delimiter and header of a CSV file, or a DataError."""
+    _check_size(name, len(raw), limits)
+    if not raw.strip():
+        raise DataError(f"{name} is empty. Choose a CSV file with a header row and data rows")
+    _sniff_format(raw, name)
+    text, encoding = _decode(raw, name)
+    lines = [line for line in re.split(r"\r\n|\r|\n", text) if line.strip()]
+    if not lines:
+        raise DataError(f"{name} is empty. Choose a CSV file with a header row and data rows")
+    delimiter = _delimiter(lines[:50])
+    header = [c.strip() for c in next(csv.reader(lines[:1], delimiter=delimiter))]
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        raise DataError(f"{name} has repeated column names: {', '.join(map(repr, repeated))}. "
+                        "Give every column its own name")
+    return lines, encoding, delimiter, header
+
+
+def csv_columns(raw: bytes, *, name: str = "the file", limits: CsvLimits | None = None) -> list[str]:
+    """The header of a CSV file (to choose the target from), or a DataError."""
+    return _text(raw, name, limits or CsvLimits.from_env())[3]
+
+
+def save_upload(raw: bytes, name: str, folder: str | Path | None = None) -> Path:
+    """Keep an uploaded file under a name made from its content, so a spec can point at it."""
+    folder = Path(folder or os.environ.get("TUNING_UPLOAD_DIR") or Path(tempfile.gettempdir()) / "tuning-lab-uploads")
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(name).stem)[:40] or "upload"
+    path = folder / f"{stem}-{hashlib.sha256(raw).hexdigest()[:16]}.csv"
+    if not path.exists():
+        path.write_bytes(raw)
+    return path
+
+
+def read_csv(raw: bytes, *, name: str = "the file", target: str | None = None,
+             limits: CsvLimits | None = None) -> Dataset:
+    """Parse CSV bytes into a dataset with a label-encoded target.
+
+    Parameters
+    ----------
+    raw : bytes
+        The file's content.
+    name : str
+        How messages call the file.
+    target : str, optional
+        The target column; guessed with :func:`guess_target` when omitted.
+    limits : CsvLimits, optional
+        Size caps; :meth:`CsvLimits.from_env` when omitted.
+
+    Returns
+    -------
+    Dataset
+        ``X`` is a DataFrame (numeric columns as floats with NaN for missing values,
+        categorical ones as text); ``numeric_columns``, ``categorical_columns`` and
+        ``report`` say what the pipeline will do with each column.
+
+    Raises
+    ------
+    DataError
+        For every file that cannot be used as it is, with the fix in the message.
+    """
+    limits = limits or CsvLimits.from_env()
+    lines, encoding, delimiter, _ = _text(raw, name, limits)
+    try:
+        frame = pd.read_csv(io.StringIO("\n".join(lines)), sep=delimiter, dtype=str, keep_default_na=False,
+                            skipinitialspace=True, engine="python")
+    except (pd.errors.ParserError, csv.Error) as exc:
+        raise DataError(f"{name} is not a well-formed CSV file ({str(exc).strip().splitlines()[-1]}). "
+                        "Check that every row has the same number of fields") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if frame.shape[1] < 2:
+        raise DataError(f"{name} has only one column ({frame.columns[0]!r}). A table needs feature columns and "
+                        "a target column, separated by commas, semicolons or tabs")
+    if frame.shape[1] > limits.max_columns:
+        raise DataError(f"{name} has {frame.shape[1]:,} columns, above the limit of {limits.max_columns:,}. "
+                        "Keep the columns you need")
+    if len(frame) == 0:
+        raise DataError(f"{name} has a header but no data rows. Add rows below the header")
+    if len(frame) > limits.max_rows:
+        raise DataError(f"{name} has {len(frame):,} rows, above the limit of {limits.max_rows:,}. "
+                        "Use a sample of the rows")
+
+    columns = list(frame.columns)
+    if target is None:
+        target = guess_target(columns)
+    elif target not in columns:
+        raise DataError(f"{name} has no column {target!r}. Its columns are: {', '.join(map(repr, columns))}")
+    frame = frame.mask(_missing_mask(frame).to_numpy(), np.nan)
+
+    missing_target = int(frame[target].isna().sum())
+    frame = frame[frame[target].notna()].reset_index(drop=True)
+    labels = frame[target].str.strip()
+    if _looks_continuous(labels):
+        raise DataError(f"target column {target!r} looks continuous ({labels.nunique():,} distinct numbers): that is "
+                        "a regression target, and Tuning Lab tunes classifiers only. Choose a column of classes")
+    class_names = sorted(labels.unique(), key=_class_sort_key)
+    if len(class_names) < 2:
+        only = f" ({class_names[0]!r})" if class_names else ""
+        raise DataError(f"target column {target!r} has a single class{only}. A classifier needs at least two; "
+                        "choose another target column")
+    if len(frame) < limits.min_rows:
+        raise DataError(f"{name} has {len(frame)} usable rows; at least {limits.min_rows} are needed. Add rows")
+
+    numeric, categorical, dropped = [], [], {}
+    features = {}
+    for column in columns:
+        if column == target:
+            continue
+        values = frame[column]
+        if values.isna().all():
+            dropped[column] = "empty"
+            continue
+        as_numbers = _numeric(values)
+        if as_numbers is not None:
+            numeric.append(column)
+            features[column] = as_numbers
+        elif values.dropna().nunique() == len(values) and len(values) > 1:
+            dropped[column] = "an identifier (every value is different)"
+        else:
+            categorical.append(column)
+            features[column] = values.str.strip()
+    if not features:
+        raise DataError(f"{name} has no usable feature column once {', '.join(map(repr, dropped))} "
+                        f"{'is' if len(dropped) == 1 else 'are'} dropped. Add columns that describe the rows")
+
+    X = pd.DataFrame(features, columns=numeric + categorical)
+    y = labels.map({c: i for i, c in enumerate(class_names)}).to_numpy(dtype=np.int64)
+    report = {
+        "source": name,
+        "encoding": encoding,
+        "delimiter": DELIMITERS[delimiter],
+        "target": target,
+        "rows_dropped_missing_target": missing_target,
+        "numeric_columns": numeric,
+        "categorical_columns": categorical,
+        "dropped_columns": dropped,
+        "missing_values": {c: int(n) for c, n in X.isna().sum().items() if n},
+    }
+    return Dataset(name=name, X=X, y=y, feature_names=numeric + categorical, class_names=list(class_names),
+                   description=f"{name}: {len(X)} rows, target {target!r}",
+                   numeric_columns=numeric, categorical_columns=categorical, report=report)
+
+
+def _class_sort_key(label: str) -> tuple[int, Any]:
+    try:
+        return (0, float(label))
+    except ValueError:
+        return (1, label)
+
+
+def load_csv(path: str | Path, *, target: str | None = None, limits: CsvLimits | None = None) -> Dataset:
+    """Read a CSV file from disk; see :func:`read_csv`."""
+    path = Path(path)
+    limits = limits or CsvLimits.from_env()
+    try:
+        _check_size(path.name, path.stat().st_size, limits)  # before reading a huge file into memory
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"CSV file {str(path)!r} does not exist. Check the path") from None
+    except IsADirectoryError:
+        raise DataError(f"{str(path)!r} is a folder, not a CSV file. Give the file's path") from None
+    except OSError as exc:
+        raise DataError(f"cannot read {str(path)!r}: {exc.strerror}. Check the path and its permissions") from None
+    return read_csv(raw, name=path.name, target=target, limits=limits)
+
+
+def describe_preprocessing(data: Dataset, preprocess: str) -> list[str]:
+    """What the cross-validated pipeline will do with each kind of column, in words."""
+    if data.categorical_columns is None:
+        return ["standardise every feature (fit on the training folds only)" if preprocess == "standard"
+                else "use the features as they are"]
+    steps = []
+    if data.numeric_columns:
+        scale = ", then standardise" if preprocess == "standard" else ""
+        steps.append(f"{len(data.numeric_columns)} numeric column(s): fill missing values with the median{scale}")
+    if data.categorical_columns:
+        steps.append(f"{len(data.categorical_columns)} categorical column(s): fill missing values with the most "
+                     "frequent one, then one-hot encode")
+    return steps
+
+
+def csv_summary(data: Dataset, preprocess: str = "standard") -> dict[str, Any]:
+    """The summary shown before training, JSON-ready."""
+    return {**data.summary(), "preprocessing": describe_preprocessing(data, preprocess)}

@@ -1,0 +1,356 @@
+"""Run a search: validate, load data, plan, evaluate units of work in parallel, assemble.
+
+Which candidates (``tuning.engine.plan``) is separate from how one is evaluated
+(``tuning.engine.training``) and from how the table is built (``tuning.engine.results``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import sklearn
+from joblib import Parallel, delayed
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import StratifiedKFold
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
+
+from tuning.data.dataset import Dataset
+from tuning.data.datasets import load_dataset
+from tuning.data.pipeline import make_pipeline, make_preprocessor
+from tuning.engine.cluster import dask_backend
+from tuning.engine.plan import SearchPlan, Trajectory, plan_search
+from tuning.engine.results import SearchResult, build_cv_results
+from tuning.engine.spec import ExperimentSpec, parse_spec
+from tuning.engine.store import ExperimentStore, experiment_id
+from tuning.engine.training import FitRecord, UnitResult, fit_trajectory
+from tuning.errors import DataError, SearchFailed, SpecError, TuningError
+
+log = logging.getLogger(__name__)
+
+# Scorers that only make sense for two classes, with what to use for more.
+_BINARY_ONLY_SCORERS = {
+    "f1": "f1_macro", "precision": "precision_macro", "recall": "recall_macro",
+    "jaccard": "jaccard_macro", "roc_auc": "roc_auc_ovr", "average_precision": "accuracy",
+    "neg_brier_score": "neg_log_loss", "matthews_corrcoef": "matthews_corrcoef",
+}
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a search has come; passed to the progress callback after every unit of work."""
+
+    fits_done: int
+    fits_total: int
+    epochs_done: int
+    epochs_total: int
+    elapsed: float
+    last_params: dict[str, Any] | None = None
+
+    @property
+    def fraction(self) -> float:
+        return self.epochs_done / self.epochs_total if self.epochs_total else 1.0
+
+
+@dataclass(frozen=True)
+class _Unit:
+    index: int
+    trajectory: Trajectory
+    fold: int
+
+
+@dataclass
+class _Collected:
+    units: list[UnitResult] = field(default_factory=list)
+
+    @property
+    def records(self) -> list[FitRecord]:
+        return [r for u in self.units for r in u.records]
+
+
+def sklearn_equivalent(
+    spec: ExperimentSpec | dict[str, Any], data: Dataset | None = None
+) -> tuple[Pipeline, list[dict[str, list[Any]]]]:
+    """The estimator and ``param_grid`` a plain ``GridSearchCV`` needs for this spec.
+
+    ``GridSearchCV(estimator, param_grid, cv=spec.cv, scoring=spec.scoring)`` reports
+    the same scores as :func:`run_search`; grid keys carry the pipeline prefix ``mlp__``.
+    ``data`` (loaded from the spec when omitted) decides the column handling of a CSV table.
+    """
+    spec = parse_spec(spec)
+    if data is None and "csv" in spec.dataset:
+        data = load_dataset(spec.dataset)
+    estimator = make_pipeline(make_preprocessor(data, spec.preprocess), MLPClassifier(**spec.estimator))
+    grid = [{f"mlp__{k}": v for k, v in g.items()} for g in spec.param_grid]
+    return estimator, grid
+
+
+def check_data_fits_spec(spec: ExperimentSpec, data: Dataset) -> None:
+    """Refuse, before any fitting, a spec that cannot work on this data."""
+    smallest = min(data.class_counts)
+    if spec.cv > smallest:
+        name = data.class_names[data.class_counts.index(smallest)]
+        raise SpecError("cv", f"{spec.cv} folds need at least {spec.cv} rows of every class, but class "
+                        f"{name!r} of {data.name} has only {smallest}",
+                        f"Use cv={max(2, smallest)} or fewer" if smallest >= 2 else "Add rows of that class")
+    n_classes = len(data.class_names)
+    if n_classes > 2 and spec.scoring in _BINARY_ONLY_SCORERS:
+        raise SpecError("scoring", f"{spec.scoring!r} needs two classes, but {data.name} has {n_classes}",
+                        f"Use e.g. {_BINARY_ONLY_SCORERS[spec.scoring]!r}")
+    if n_classes < 2:
+        raise DataError(f"{data.name} has a single class; a classifier needs at least two")
+
+
+def _units(plan: SearchPlan) -> list[_Unit]:
+    """Every (trajectory, fold), the costliest first, so that two workers finish together."""
+    units = [_Unit(i * plan.n_splits + fold, t, fold)
+             for i, t in enumerate(plan.trajectories) for fold in range(plan.n_splits)]
+    return sorted(units, key=lambda u: -u.trajectory.cost())
+
+
+def _run_units(
+    spec: ExperimentSpec,
+    data: Dataset,
+    units: list[_Unit],
+    n_jobs: int | None,
+    on_unit: Callable[[UnitResult], None],
+    cancel: threading.Event | None,
+    scheduler: str | None = None,
+) -> bool:
+    """Evaluate every unit; return False when cancelled (finished units are kept)."""
+    folds = list(StratifiedKFold(n_splits=spec.cv).split(data.X, data.y))
+    preprocessor = make_preprocessor(data, spec.preprocess)
+
+    def tasks(todo: list[_Unit]) -> Iterator[Any]:
+        for u in todo:
+            yield delayed(fit_trajectory)(
+                data.X, data.y, folds[u.fold][0], folds[u.fold][1],
+                params=u.trajectory.params, candidates=u.trajectory.candidates,
+                checkpoints=u.trajectory.checkpoints, preprocessor=preprocessor,
+                scoring=spec.scoring, fold=u.fold, unit=u.index,
+            )
+
+    if scheduler is None:  # loky processes, longest units first
+        parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered", batch_size=1, pre_dispatch="2*n_jobs")
+        return _consume(parallel(tasks(units)), on_unit, cancel)
+
+    # On a cluster: everything sizeable goes to the workers once. A worker that dies can take data or
+    # tasks with it; the units it had not finished run again (finished ones are kept), up to 3 times.
+    done: set[int] = set()
+
+    def on_cluster_unit(unit: UnitResult) -> None:
+        done.add(unit.unit)
+        on_unit(unit)
+
+    local_workers = n_jobs if n_jobs and n_jobs > 0 else None  # for scheduler="local"
+    shared = [data.X, data.y, *(index for fold in folds for index in fold)]
+    for attempt in range(1, 4):
+        todo = [u for u in units if u.index not in done]
+        try:
+            with dask_backend(scheduler, scatter=shared, n_workers=local_workers):
+                parallel = Parallel(n_jobs=-1, return_as="generator_unordered", batch_size=1)
+                return _consume(parallel(tasks(todo)), on_cluster_unit, cancel)
+        except TuningError:
+            raise
+        except Exception as exc:
+            if attempt == 3:
+                raise TuningError(f"the Dask cluster at {scheduler} kept failing ({type(exc).__name__}: {exc}); "
+                                  f"{len(done)} of {len(units)} units finished and are kept. Run again to "
+                                  "resume, with the experiment store") from None
+            log.warning("Dask failure (%s: %s); running the %d unfinished units again",
+                        type(exc).__name__, exc, len(units) - len(done))
+    return True
+
+
+def _consume(outputs: Any, on_unit: Callable[[UnitResult], None], cancel: threading.Event | None) -> bool:
+    """Hand each finished unit to ``on_unit``; stop (and abort the rest) when cancelled."""
+    try:
+        for unit_result in outputs:
+            on_unit(unit_result)
+            if cancel is not None and cancel.is_set():
+                return False
+    except KeyboardInterrupt:
+        return False
+    finally:
+        with warnings.catch_warnings():  # joblib warns that it cancelled the rest: that is the point
+            warnings.simplefilter("ignore", UserWarning)
+            outputs.close()  # aborts what is still queued or running
+    return True
+
+
+def _curves(plan: SearchPlan, records: list[FitRecord]) -> list[dict[str, Any]]:
+    by_key = {(r.candidate, r.fold): r for r in records}
+    curves = []
+    for index, params in enumerate(plan.candidates):
+        folds = []
+        for fold in range(plan.n_splits):
+            r = by_key.get((index, fold))
+            folds.append(None if r is None else {
+                "loss_curve": r.loss_curve, "validation_scores": r.validation_scores,
+                "n_iter": r.n_iter, "converged": r.converged,
+            })
+        curves.append({"params": params, "folds": folds})
+    return curves
+
+
+def _refit(spec: ExperimentSpec, data: Dataset, params: dict[str, Any]) -> Pipeline:
+    estimator, _ = sklearn_equivalent(spec, data)
+    estimator = clone(estimator).set_params(**{f"mlp__{k}": v for k, v in params.items()})
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return estimator.fit(data.X, data.y)
+
+
+def run_search(
+    spec: ExperimentSpec | dict[str, Any],
+    *,
+    n_jobs: int | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    cancel: threading.Event | None = None,
+    refit: bool = True,
+    max_epochs: int | None = None,
+    data: Dataset | None = None,
+    store: ExperimentStore | None = None,
+    follow_interval: float = 0.5,
+    scheduler: str | None = None,
+) -> SearchResult:
+    """Run a cross-validated grid search over ``MLPClassifier`` as the spec describes.
+
+    Parameters
+    ----------
+    spec : ExperimentSpec or dict
+        The experiment; a dict is validated first.
+    n_jobs : int, optional
+        Overrides ``spec.n_jobs``: joblib workers (loky processes), -1 for all cores.
+    progress : callable, optional
+        Called in this thread after every unit of work with a :class:`Progress`.
+    cancel : threading.Event, optional
+        Set it (from any thread) to stop after the unit of work in progress; the
+        result then has ``status="cancelled"`` and keeps every finished fit.
+    refit : bool, default=True
+        Refit the best candidate on all the data into ``result.best_estimator``.
+    max_epochs : int, optional
+        Refuse searches that would train more epochs (see :func:`tuning.engine.plan.plan_search`).
+    data : Dataset, optional
+        Data already loaded for ``spec.dataset``; loaded from the spec when omitted.
+    store : ExperimentStore, optional
+        Persist every finished unit of work as it completes and resume from what is
+        there; a finished experiment is returned from the store without training. If
+        another live process is training the same experiment, follow its progress
+        (every ``follow_interval`` seconds) instead of training it twice.
+    scheduler : str, optional
+        Run the units of work on a Dask cluster: ``tcp://HOST:PORT``, or ``"local"``
+        for a ``LocalCluster`` with ``n_jobs`` workers. Results equal a local run's.
+
+    Returns
+    -------
+    SearchResult
+
+    Raises
+    ------
+    TuningError
+        A bad spec, data that does not suit it, or every fit failing.
+    """
+    spec = parse_spec(spec)
+    data = data if data is not None else load_dataset(spec.dataset)
+    check_data_fits_spec(spec, data)
+    plan = plan_search(spec, max_epochs=max_epochs)
+    started = time.perf_counter()
+    units = _units(plan)
+    planned_epochs = {u.index: u.trajectory.max_iter for u in units}
+    collected = _Collected()
+
+    def report(last_params: dict[str, Any] | None = None) -> None:
+        if progress is not None:
+            progress(Progress(
+                fits_done=len(collected.records), fits_total=plan.n_fits,
+                epochs_done=sum(planned_epochs[u.unit] for u in collected.units),
+                epochs_total=plan.max_epochs_to_train,
+                elapsed=time.perf_counter() - started, last_params=last_params,
+            ))
+
+    exp_id = None
+    if store is not None:
+        exp_id = experiment_id(spec, data)
+        store.create(exp_id, spec, data.summary(), plan.n_fits)
+        while not store.acquire(exp_id):  # finished, or another live process is training it
+            stored = store.load_result(exp_id)
+            if stored is not None:
+                return stored
+            collected = _Collected(store.units(exp_id))
+            report()
+            if cancel is not None and cancel.is_set():
+                return _assemble(spec, plan, data, collected, finished=False, exp_id=exp_id, started=started)
+            time.sleep(follow_interval)
+        collected = _Collected(store.units(exp_id))
+
+    def on_unit(unit: UnitResult) -> None:
+        if store is not None:
+            store.save_unit(exp_id, unit)
+        collected.units.append(unit)
+        report(plan.candidates[unit.records[-1].candidate] if unit.records else None)
+
+    report()
+    done = {u.unit for u in collected.units}
+    try:
+        finished = _run_units(spec, data, [u for u in units if u.index not in done],
+                              n_jobs if n_jobs is not None else spec.n_jobs, on_unit, cancel, scheduler)
+        result = _assemble(spec, plan, data, collected, finished=finished, exp_id=exp_id, started=started)
+        if refit and finished and result.best_params is not None:
+            result.best_estimator = _refit(spec, data, result.best_params)
+        result.elapsed = time.perf_counter() - started
+        if store is not None and finished:
+            store.finish(exp_id, result)
+    finally:
+        if store is not None:
+            store.release(exp_id)
+    return result
+
+
+def _assemble(spec: ExperimentSpec, plan: SearchPlan, data: Dataset, collected: _Collected, *,
+              finished: bool, exp_id: str | None, started: float) -> SearchResult:
+    """The result of every finished unit: the ``cv_results`` table, curves and the fit log."""
+    records = collected.records
+    if finished and records and all(r.fit_error for r in records):
+        first = records[0].fit_error.strip().splitlines()[-1]
+        raise SearchFailed(f"all {len(records)} fits failed; the first error was: {first}. "
+                           "Check the estimator settings against the data")
+    table = build_cv_results(plan.candidates, plan.n_splits, records)
+    folds_done = Counter(r.candidate for r in records)
+    means = table["mean_test_score"]
+    best_index: int | None = None
+    if any(n == plan.n_splits for n in folds_done.values()) and not np.isnan(means).all():
+        best_index = int(table["rank_test_score"].argmin())
+    t0 = min((u.start for u in collected.units), default=0.0)
+    fits = [{"candidate": r.candidate, "fold": r.fold, "unit": r.unit, "worker": r.worker,
+             "start": r.start - t0, "end": r.end - t0, "n_iter": r.n_iter,
+             "fit_error": r.fit_error} for r in sorted(records, key=lambda r: (r.candidate, r.fold))]
+    return SearchResult(
+        spec=spec,
+        n_splits=plan.n_splits,
+        cv_results={k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in table.items()},
+        best_index=best_index,
+        best_params=plan.candidates[best_index] if best_index is not None else None,
+        best_score=float(means[best_index]) if best_index is not None else None,
+        curves=_curves(plan, records),
+        fits=fits,
+        epochs_trained=sum(u.epochs_run for u in collected.units),
+        epochs_gridsearchcv=sum(r.n_iter for r in records),
+        status="finished" if finished else "cancelled",
+        fits_done=len(records),
+        fits_total=plan.n_fits,
+        elapsed=time.perf_counter() - started,
+        dataset=data.summary(),
+        versions={"scikit-learn": sklearn.__version__},
+        experiment_id=exp_id,
+    )

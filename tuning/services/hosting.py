@@ -1,0 +1,37 @@
+"""Limits for a hosted demo that a whole class opens at once (``TUNING_HOSTED=1``)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+
+from tuning.data.csv_source import CsvLimits
+
+
+@dataclass(frozen=True)
+class HostedLimits:
+    """Per-session caps; ``enabled`` is False on a local install, where nothing is capped."""
+
+    enabled: bool = False
+    max_epochs: int = 20_000
+    max_rows: int = 5_000
+    max_bytes: int = 2_000_000
+    n_jobs: int = 1
+    max_playground_epochs: int = 300
+
+    @classmethod
+    def from_env(cls) -> HostedLimits:
+        return cls(enabled=os.environ.get("TUNING_HOSTED", "").lower() in ("1", "true", "yes"))
+
+    def search_epochs(self) -> int | None:
+        """The epoch cap for one search: ``max_epochs`` when hosted, else None (the engine's own cap)."""
+        return self.max_epochs if self.enabled else None
+
+    def csv_limits(self, limits: CsvLimits) -> CsvLimits:
+        """``limits`` with the hosted size and row caps in place (unchanged on a local install)."""
+        return replace(limits, max_bytes=self.max_bytes, max_rows=self.max_rows) if self.enabled else limits
+
+    def describe(self) -> str:
+        return (f"Hosted demo limits: searches up to {self.max_epochs:,} epochs on {self.n_jobs} worker each, "
+                f"CSV files up to {self.max_rows:,} rows ({self.max_bytes // 1_000_000} MB), Playground up to "
+                f"{self.max_playground_epochs} epochs. Run Tuning Lab locally for more.")
