@@ -199,9 +199,14 @@ def _cmd_lesson_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _program_name() -> str:
+    """``tuning`` when run as the installed command, ``python -m tuning`` otherwise."""
+    return "python -m tuning" if Path(sys.argv[0]).name in ("__main__.py", "-m", "-c", "") else "tuning"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m tuning", description="Tuning Lab: grid searches over MLPClassifier."
+        prog=_program_name(), description="Tuning Lab: grid searches over MLPClassifier."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = commands.add_parser("run", help="run the search a spec file describes")
