@@ -229,6 +229,20 @@ def load_dataset(dataset_spec: Mapping[str, Any]) -> Dataset:
     return replace(builtin.make(**options), description=builtin.description)
 
 
+# Rows, features and classes of the bundled datasets (a unit test checks them against the files).
+_BUNDLED_SHAPES = {"iris": (150, 4, 3), "wine": (178, 13, 3), "breast_cancer": (569, 30, 2), "digits": (1797, 64, 10)}
+
+
+def dataset_shape(dataset_spec: Mapping[str, Any]) -> tuple[int, int, int] | None:
+    """Rows, features and classes of a built-in dataset, without loading it; None for a CSV file."""
+    normalized = normalize_dataset_spec(dataset_spec)
+    if "csv" in normalized:
+        return None
+    if normalized["name"] in _BUNDLED_SHAPES:
+        return _BUNDLED_SHAPES[normalized["name"]]
+    return normalized["n_samples"], 2, normalized.get("centers", 2)
+
+
 def list_datasets() -> list[dict[str, Any]]:
     """Every built-in dataset with its options and defaults, JSON-ready."""
     return [

@@ -29,7 +29,8 @@ from tuning.data.dataset import Dataset
 from tuning.data.datasets import load_dataset
 from tuning.data.pipeline import make_pipeline, make_preprocessor
 from tuning.engine.cluster import dask_backend
-from tuning.engine.plan import SearchPlan, Trajectory, plan_search
+from tuning.engine.limits import SearchLimits, check_search_costs
+from tuning.engine.plan import SearchPlan, Trajectory
 from tuning.engine.results import SearchResult, build_cv_results
 from tuning.engine.spec import ExperimentSpec, parse_spec
 from tuning.engine.store import ExperimentStore, experiment_id
@@ -223,6 +224,7 @@ def run_search(
     store: ExperimentStore | None = None,
     follow_interval: float = 0.5,
     scheduler: str | None = None,
+    limits: SearchLimits | None = None,
 ) -> SearchResult:
     """Run a cross-validated grid search over ``MLPClassifier`` as the spec describes.
 
@@ -241,6 +243,10 @@ def run_search(
         Refit the best candidate on all the data into ``result.best_estimator``.
     max_epochs : int, optional
         Refuse searches that would train more epochs (see :func:`tuning.engine.plan.plan_search`).
+    limits : SearchLimits, optional
+        Every cost cap, checked before anything is fitted (see
+        :func:`tuning.engine.limits.check_search_costs`); ``SearchLimits.from_env(max_epochs)``
+        when omitted.
     data : Dataset, optional
         Data already loaded for ``spec.dataset``; loaded from the spec when omitted.
     store : ExperimentStore, optional
@@ -259,12 +265,17 @@ def run_search(
     Raises
     ------
     TuningError
-        A bad spec, data that does not suit it, or every fit failing.
+        A bad spec, a spec over a cap (:class:`~tuning.engine.limits.CapError`), data that
+        does not suit it, or every fit failing.
     """
     spec = parse_spec(spec)
-    data = data if data is not None else load_dataset(spec.dataset)
+    limits = limits or SearchLimits.from_env(max_epochs)
+    plan = check_search_costs(spec, limits, data=data)  # before loading: a built-in's shape is known
+    if data is None:
+        data = load_dataset(spec.dataset)
+        if "csv" in spec.dataset:  # now the table's size is known too
+            plan = check_search_costs(spec, limits, data=data)
     check_data_fits_spec(spec, data)
-    plan = plan_search(spec, max_epochs=max_epochs)
     started = time.perf_counter()
     units = _units(plan)
     planned_epochs = {u.index: u.trajectory.max_iter for u in units}

@@ -1,6 +1,11 @@
 """Shareable links: a spec in a URL, and the Grid Search form's values for a spec.
 
 ``decode_spec(encode_spec(spec)) == spec`` exactly; the text is compact and URL-safe.
+
+A link is hostile input: :func:`decode_spec` bounds the link's length, its size after
+decompression (it never inflates more than that), the number of values in it before
+they are validated, and the CPU time decoding takes; :func:`open_link` then checks the
+spec's costs (:func:`tuning.engine.limits.check_search_costs`) before anything runs.
 """
 
 from __future__ import annotations
@@ -8,10 +13,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
 import zlib
+from dataclasses import dataclass
 from typing import Any
 
 from tuning.data.datasets import BUILTIN_DATASETS
+from tuning.engine.limits import CapError, SearchLimits, check_search_costs
 from tuning.engine.spec import DEFAULT_RANDOM_STATE, ExperimentSpec, parse_spec
 from tuning.errors import SpecError, TuningError
 
@@ -38,24 +46,92 @@ def encode_spec(spec: ExperimentSpec) -> str:
     return base64.urlsafe_b64encode(zlib.compress(text.encode(), 9)).decode().rstrip("=")
 
 
-def decode_spec(text: str) -> ExperimentSpec:
-    """The spec a link carries.
+@dataclass(frozen=True)
+class LinkLimits:
+    """How much a ``?spec=`` link may ask of the server just to be read.
+
+    A link made by the Grid Search form is a few hundred characters; these caps leave
+    room for hand-written specs while keeping decoding well under a second of CPU.
+    """
+
+    max_chars: int = 4_000        # the link text
+    max_bytes: int = 32_000       # the JSON after decompression
+    max_values: int = 1_000       # numbers, strings and lists in the JSON, before validation
+    max_depth: int = 8            # nesting of lists and objects
+    max_seconds: float = 0.5      # CPU time to decode and validate
+
+
+def _damaged() -> TuningError:
+    return TuningError("this link's spec is damaged or incomplete. Ask for the link again, or build the grid "
+                       "with the form")
+
+
+def _inflate(data: bytes, limit: int) -> bytes:
+    """Decompress at most ``limit`` bytes (never more, whatever the ratio); a CapError when there is more."""
+    inflater = zlib.decompressobj()
+    raw = inflater.decompress(data, limit)
+    if inflater.unconsumed_tail:
+        raise CapError("link", "decompressed size", None, limit, "bytes of spec",
+                       "Use a smaller spec, or run it with `python -m tuning run`")
+    if not inflater.eof:
+        raise _damaged()
+    return raw
+
+
+def _count_values(data: Any, limits: LinkLimits) -> None:
+    """Refuse JSON with too many values or too deep, before any of it is validated."""
+    values, depth, level = 0, 0, [(data, 1)]
+    while level:
+        item, depth = level.pop()
+        values += 1
+        if depth > limits.max_depth:
+            raise CapError("link", "nesting", depth, limits.max_depth, "levels of nesting", "Use a flatter spec")
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        level.extend((child, depth + 1) for child in children)
+        if values + len(level) > limits.max_values:
+            raise CapError("link", "spec values", None, limits.max_values, "values",
+                           "Use fewer values per parameter, or run the spec with `python -m tuning run`")
+
+
+def decode_spec(text: str, limits: LinkLimits | None = None) -> ExperimentSpec:
+    """The spec a link carries, read within ``limits`` (:class:`LinkLimits` by default).
 
     Raises
     ------
+    CapError
+        When the link is over a :class:`LinkLimits` cap (it names the cap and by how much).
     TuningError
-        When the text is not a link this tool made (or was cut short).
+        When the text is not a link this tool made (or was cut short), or its spec is invalid.
     """
+    limits = limits or LinkLimits()
+    started = time.thread_time()
+    if len(text) > limits.max_chars:
+        raise CapError("link", "link length", len(text), limits.max_chars, "characters",
+                       "Use a smaller spec, or run it with `python -m tuning run`")
     try:
-        raw = zlib.decompress(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        raw = _inflate(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)), limits.max_bytes)
         data = json.loads(raw)
     except (binascii.Error, zlib.error, ValueError, UnicodeDecodeError):
-        raise TuningError("this link's spec is damaged or incomplete. Ask for the link again, "
-                          "or build the grid with the form") from None
+        raise _damaged() from None
+    except RecursionError:
+        raise CapError("link", "nesting", None, limits.max_depth, "levels of nesting", "Use a flatter spec") from None
+    _count_values(data, limits)
     try:
-        return parse_spec(data)
+        spec = parse_spec(data)
     except SpecError as exc:
         raise TuningError(f"this link's spec is not valid here: {exc}") from None
+    elapsed = time.thread_time() - started
+    if elapsed > limits.max_seconds:
+        raise CapError("link", "decoding time", elapsed, limits.max_seconds, "s of CPU to decode",
+                       "Use a smaller spec, or run it with `python -m tuning run`")
+    return spec
+
+
+def open_link(text: str, limits: SearchLimits, *, link_limits: LinkLimits | None = None) -> ExperimentSpec:
+    """A link's spec, refused (CapError) when reading it or running it would cost more than the caps allow."""
+    spec = decode_spec(text, link_limits)
+    check_search_costs(spec, limits)
+    return spec
 
 
 def form_to_spec(form: dict[str, Any], dataset: dict[str, Any], n_jobs: int) -> dict[str, Any]:
