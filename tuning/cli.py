@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -23,13 +24,29 @@ import joblib
 
 from tuning.data.csv_source import csv_summary, load_csv
 from tuning.data.datasets import list_datasets
-from tuning.engine.cluster import check_address
+from tuning.engine.cluster import LOCAL, TRUST_WARNING, check_address
 from tuning.engine.results import SearchResult
 from tuning.engine.search import Progress, run_search
 from tuning.engine.spec import load_spec
 from tuning.engine.store import ExperimentStore
 from tuning.errors import TuningError
 from tuning.services.lessons import list_lessons, run_lesson
+
+# Terminal escape sequences (CSI, OSC, and two-character ESC sequences), then any other control
+# character, including the Unicode marks that reorder what a terminal shows.
+_ESCAPE_SEQUENCE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])"
+                              r"|\x9b[0-?]*[ -/]*[@-~]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: object) -> str:
+    """``text`` for one line of a terminal: escape sequences removed, other control characters as spaces.
+
+    Names, notes, ids and CSV headers come from users (or from a store file someone
+    else wrote); printed raw, an escape sequence could clear the screen, fake output or
+    retitle the terminal.
+    """
+    return _CONTROL.sub(" ", _ESCAPE_SEQUENCE.sub("", str(text)))
 
 
 class ProgressBar:
@@ -93,6 +110,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     bar = None if args.quiet else ProgressBar(sys.stderr)
     store = None if args.no_store else ExperimentStore(args.store)
     scheduler = check_address(args.scheduler) if args.scheduler else None
+    if scheduler is not None and scheduler != LOCAL:
+        print(f"warning: {TRUST_WARNING}", file=sys.stderr)
     result = run_search(spec, n_jobs=args.n_jobs, progress=bar, cancel=cancel, store=store,
                         refit=bool(args.model) or store is not None, max_epochs=args.max_epochs,
                         scheduler=scheduler)
@@ -124,8 +143,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
     print(f"{'id':<13}{'dataset':<15}{'status':<12}{'fits':>11}  {'best':>7}  {'created':<20}name")
     for r in rows:
         best = f"{r['best_score']:.4f}" if r["best_score"] is not None else "-"
-        print(f"{r['id']:<13}{r['dataset'][:14]:<15}{r['status']:<12}{r['fits_done']:>5}/{r['fits_total']:<5}  "
-              f"{best:>7}  {r['created']:<20}{r['name']}")
+        print(f"{printable(r['id']):<13}{printable(r['dataset'])[:14]:<15}{printable(r['status']):<12}"
+              f"{r['fits_done']:>5}/{r['fits_total']:<5}  {best:>7}  {r['created']:<20}{printable(r['name'])}")
     return 0
 
 
@@ -175,7 +194,8 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
     data = load_csv(args.file, target=args.target)
-    print(json.dumps(csv_summary(data), indent=2, ensure_ascii=False))
+    text = json.dumps(csv_summary(data), indent=2, ensure_ascii=False)
+    print("\n".join(printable(line) for line in text.splitlines()))
     return 0
 
 
@@ -265,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.handler(args)
     except TuningError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -277,6 +297,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         log = Path(tempfile.gettempdir()) / f"tuning-lab-crash-{time.strftime('%Y%m%d-%H%M%S')}.log"
         log.write_text(traceback.format_exc(), encoding="utf-8")
         exc_type, exc_value = sys.exc_info()[:2]
-        print(f"error: unexpected internal error ({exc_type.__name__}: {exc_value}). This is a bug in "
+        print(f"error: unexpected internal error ({exc_type.__name__}: {printable(exc_value)}). This is a bug in "
               f"Tuning Lab; the traceback is in {log}", file=sys.stderr)
         return 1

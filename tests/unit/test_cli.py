@@ -166,3 +166,33 @@ def test_a_second_run_is_served_from_the_store(spec_file, tmp_path):
     assert proc.returncode == 0
     a, b = (json.loads((tmp_path / n).read_text()) for n in ("a.json", "b.json"))
     assert a["cv_results"] == b["cv_results"] and a["fits"] == b["fits"]
+
+
+HOSTILE_TEXT = "\x1b[2J\x1b]0;pwned\x07\x9b31mred\u202eevil\nfake line\tend"
+
+
+def test_list_strips_terminal_escape_sequences_from_user_strings(spec_file, tmp_path):
+    from tuning.engine.store import ExperimentStore
+
+    store = tmp_path / "db.sqlite"
+    assert run_cli("run", spec_file, "--out", tmp_path / "r.json", "--store", store, "--quiet").returncode == 0
+    exp_id = json.loads((tmp_path / "r.json").read_text())["experiment_id"]
+    ExperimentStore(store).annotate(exp_id, name=HOSTILE_TEXT)
+    proc = run_cli("list", "--store", store)
+    assert proc.returncode == 0
+    line = proc.stdout.splitlines()[1]
+    assert line.startswith(exp_id) and line.endswith("red evil fake line end")
+    assert not any(ch in proc.stdout for ch in "\x1b\x07\x9b\u202e\t") and len(proc.stdout.splitlines()) == 2
+    assert HOSTILE_TEXT in json.loads(run_cli("list", "--store", store, "--json").stdout)[0]["name"]  # JSON escapes
+
+
+def test_inspect_and_errors_strip_terminal_escape_sequences_from_csv_headers(tmp_path):
+    table = tmp_path / "t.csv"
+    table.write_text(f"a{HOSTILE_TEXT.replace(chr(10), '').replace(chr(9), '')},b,y\n"
+                     + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(20)), encoding="utf-8")
+    proc = run_cli("inspect", table)
+    assert proc.returncode == 0 and "red evil" in proc.stdout  # C0 characters come out JSON-escaped
+    assert not any(ch in proc.stdout for ch in "\x1b\x07\x9b\u202e")
+    failed = run_cli("inspect", table, "--target", "\x9b2Jnope")
+    assert failed.returncode == 2 and "has no column" in failed.stderr
+    assert not any(ch in failed.stderr for ch in "\x1b\x07\x9b\u202e")

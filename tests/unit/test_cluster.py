@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.processes import free_port
-from tuning.engine.cluster import cluster_status
+from tuning.engine.cluster import TRUST_WARNING, cluster_status, connected
 from tuning.engine.search import run_search
 from tuning.errors import TuningError
 
@@ -94,6 +94,11 @@ def _assert_same_scores(ours: dict, reference) -> None:
     assert ours["best_params"] == reference.best_params
 
 
+def test_a_local_cluster_never_starts_more_workers_than_cores():
+    with connected("local", n_workers=16) as client:
+        assert len(client.scheduler_info()["workers"]) == (os.cpu_count() or 1)
+
+
 def test_a_local_cluster_gives_the_local_result():
     on_dask = run_search(SMALL, n_jobs=2, scheduler="local")
     local = run_search(SMALL, n_jobs=1)
@@ -107,6 +112,7 @@ def test_a_grid_on_a_scheduler_and_two_workers_equals_the_local_run(cluster, tmp
     assert status["threads"] == 2 and {w["name"] for w in status["workers"]} == {"w1", "w2"}
     proc = _run_cli(LONGER, tmp_path / "dask.json", "--scheduler", address)
     assert proc.wait(timeout=300) == 0, proc.stderr.read()
+    assert proc.stderr.read().startswith(f"warning: {TRUST_WARNING}")  # an address is trusted code: say so
     result = json.loads((tmp_path / "dask.json").read_text())
     _assert_same_scores(result, run_search(LONGER, n_jobs=2))
     assert {f["worker"] for f in result["fits"]} == {w["address"] for w in status["workers"]}  # both worked

@@ -2,6 +2,11 @@
 
 Results are the same as a local run: every unit pins BLAS to one thread and the data
 is identical on every worker (scattered once, not sent with each task).
+
+A scheduler address is trusted code: Dask sends pickles both ways, so whoever runs the
+scheduler (or a worker) at that address can run code in the process that connects. Only
+the person running Tuning Lab chooses it (the CLI, the local dashboard, or a hosted
+server's own configuration), never a visitor.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ from joblib import parallel_config
 from tuning.errors import TuningError
 
 LOCAL = "local"
+TRUST_WARNING = ("a Dask scheduler address is trusted code: whoever runs the scheduler and its workers can run "
+                 "code in this process (Dask exchanges pickles). Connect only to a cluster you or your "
+                 "organisation run.")
 _ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx)://[^\s/:]+(:\d+)?$")
 
 
@@ -54,8 +62,9 @@ def connected(address: str, *, n_workers: int | None = None, timeout: float = 5.
     distributed = _distributed()
     address = check_address(address)
     cluster = None
-    if address == LOCAL:
-        cluster = distributed.LocalCluster(n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=1,
+    if address == LOCAL:  # never more worker processes than this machine has cores
+        cores = os.cpu_count() or 1
+        cluster = distributed.LocalCluster(n_workers=min(n_workers or cores, cores), threads_per_worker=1,
                                            processes=True, dashboard_address=None, silence_logs=logging.ERROR)
         client = distributed.Client(cluster)
     else:

@@ -256,7 +256,8 @@ def run_search(
         (every ``follow_interval`` seconds) instead of training it twice.
     scheduler : str, optional
         Run the units of work on a Dask cluster: ``tcp://HOST:PORT``, or ``"local"``
-        for a ``LocalCluster`` with ``n_jobs`` workers. Results equal a local run's.
+        for a ``LocalCluster`` with ``n_jobs`` workers (at most one per core). Results
+        equal a local run's. The address is trusted code (see :mod:`tuning.engine.cluster`).
 
     Returns
     -------
