@@ -155,6 +155,8 @@ def _stored_result(args: argparse.Namespace) -> SearchResult:
     if result is None:
         raise TuningError(f"experiment {exp_id} has not finished; resume it with "
                           f"`python -m tuning run SPEC.json --store {store.path} --out RESULT.json`")
+    if result.model_note:
+        print(f"note: {printable(result.model_note)}", file=sys.stderr)
     return result
 
 

@@ -36,3 +36,15 @@ def describe_value(value: object) -> str:
     if len(text) > 60:
         text = text[:57] + "..."
     return f"{text} ({type(value).__name__})"
+
+
+class StoreError(TuningError):
+    """The experiment store file cannot be used (damaged, read-only, locked or not a store)."""
+
+
+class ExperimentNotFound(TuningError):
+    """No experiment with this id (or id prefix) is in the store."""
+
+    def __init__(self, message: str, exp_id: str) -> None:
+        self.exp_id = exp_id
+        super().__init__(message)

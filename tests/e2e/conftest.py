@@ -42,14 +42,16 @@ def _require_browser() -> None:
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def app_url(tmp_path_factory: pytest.TempPathFactory, _signing_key_file: Path) -> Iterator[str]:
     """Start `streamlit run app.py` headless on a free port; poll its health endpoint."""
     _require_browser()
     log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
+    env = {**os.environ, "TUNING_STORE": str(log_path.parent / "experiments.sqlite"),
+           "TUNING_KEY_FILE": str(_signing_key_file)}
     for _attempt in range(3):
         port = free_port()
         log = log_path.open("w")
-        server = start_streamlit(port, {**os.environ, "TUNING_STORE": str(log_path.parent / "experiments.sqlite")}, log)
+        server = start_streamlit(port, env, log)
         if server is None:
             log.close()
             continue

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import tuning.engine.search
+import tuning.engine.store as store_module
 from tuning.data.datasets import load_dataset
 from tuning.engine.search import run_search
 from tuning.engine.spec import parse_spec
@@ -165,3 +166,182 @@ def test_two_processes_on_one_store_never_train_one_experiment_twice(tmp_path):
     assert sorted(per_experiment.values()) == [2 * 2 * 3, 2 * 2 * 4]
     statuses = {r["status"] for r in ExperimentStore(db).list()}
     assert statuses == {"finished"}
+
+
+# --- a store someone else wrote: its models never run, its results still show ------------------------------
+
+
+class _WritesMarker:
+    """A pickle that creates a file when it is loaded: what a hostile store's model blob could do."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _plant_model(db_path, exp_id, blob, signature):
+    with sqlite3.connect(db_path) as connection:
+        connection.execute("UPDATE experiments SET model = ?, model_mac = ? WHERE id = ?", (blob, signature, exp_id))
+
+
+@pytest.fixture
+def foreign_store(tmp_path):
+    """A store whose finished experiment's model, if unpickled, would write a marker file."""
+    import pickle
+
+    db = tmp_path / "foreign.sqlite"
+    exp_id = run_search(SPEC, n_jobs=1, store=ExperimentStore(db)).experiment_id
+    marker = tmp_path / "marker"
+    other_key = b"someone else's key"
+    blob = pickle.dumps(_WritesMarker(marker))
+    _plant_model(db, exp_id, blob, store_module._model_signature(other_key, exp_id, blob))
+    return db, exp_id, marker, blob
+
+
+def test_a_model_signed_with_another_key_is_never_unpickled(foreign_store):
+    db, exp_id, marker, _ = foreign_store
+    result = ExperimentStore(db).load_result(exp_id)
+    assert not marker.exists()
+    assert result.best_estimator is None and result.best_score is not None  # the results are still there
+    assert "was not loaded" in result.model_note and "could run their code" in result.model_note
+
+
+def test_an_unsigned_model_is_never_unpickled_either(foreign_store):
+    db, exp_id, marker, blob = foreign_store
+    _plant_model(db, exp_id, blob, None)
+    assert ExperimentStore(db).load_result(exp_id).best_estimator is None and not marker.exists()
+
+
+def test_the_marker_blob_would_run_if_this_user_had_signed_it(foreign_store):
+    """The control for the two tests above: the same blob, signed with this user's key, is live."""
+    db, exp_id, marker, blob = foreign_store
+    key = store_module._signing_key(create=True)
+    _plant_model(db, exp_id, blob, store_module._model_signature(key, exp_id, blob))
+    ExperimentStore(db).load_result(exp_id)
+    assert marker.exists()
+
+
+def test_tuning_show_on_a_foreign_store_shows_the_results_and_says_why_there_is_no_model(foreign_store, tmp_path):
+    db, exp_id, marker, _ = foreign_store
+    proc = _cli("show", exp_id, "--store", db, "--out", tmp_path / "shown.json", store=db)
+    assert proc.wait(timeout=120) == 0, proc.stderr.read()
+    assert "note: The model of experiment" in proc.stderr.read()
+    assert json.loads((tmp_path / "shown.json").read_text())["best_score"] is not None
+    assert not marker.exists()
+
+
+def test_a_key_file_others_can_read_is_not_trusted(store, tmp_path, monkeypatch):
+    key = tmp_path / "loose.key"
+    monkeypatch.setenv("TUNING_KEY_FILE", str(key))
+    exp_id = run_search(SPEC, n_jobs=1, store=store).experiment_id
+    assert key.stat().st_mode & 0o777 == 0o600  # made on first use, for this user only
+    assert store.load_result(exp_id).best_estimator is not None
+    key.chmod(0o644)
+    assert store.load_result(exp_id).best_estimator is None
+
+
+# --- an unusable store: one message naming the file, exit 2 -------------------------------------------------
+
+
+def _damage(db_path):
+    """Overwrite everything after the first page, as a disk or a bad copy might."""
+    data = bytearray(db_path.read_bytes())
+    for offset in range(4096, len(data), 512):
+        data[offset:offset + 64] = b"\xa5" * 64
+    db_path.write_bytes(bytes(data))
+
+
+def _finished_store(tmp_path):
+    db = tmp_path / "damaged.sqlite"
+    exp_id = run_search(SPEC, n_jobs=1, store=ExperimentStore(db), refit=False).experiment_id
+    with sqlite3.connect(db) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return db, exp_id
+
+
+@pytest.mark.parametrize("damage", ["not a database", "damaged pages"])
+def test_a_damaged_store_is_one_message_naming_the_file_and_exit_2(damage, tmp_path):
+    if damage == "not a database":
+        db, exp_id = tmp_path / "random.sqlite", "abc"
+        db.write_bytes(os.urandom(8192))
+    else:
+        db, exp_id = _finished_store(tmp_path)
+        _damage(db)
+    for args in (["list"], ["show", exp_id, "--out", tmp_path / "x.json"],
+                 ["run", tmp_path / "spec.json", "--out", tmp_path / "r.json", "--quiet"]):
+        (tmp_path / "spec.json").write_text(json.dumps(SPEC))
+        proc = _cli(*args, "--store", db, store=db)
+        assert proc.wait(timeout=120) == 2, (args, proc.stderr.read())
+        stderr = proc.stderr.read()
+        assert stderr.startswith(f"error: the experiment store '{db}' is damaged"), stderr
+        assert "Move it aside to start a new one" in stderr and "bug" not in stderr and stderr.count("\n") == 1
+
+
+@pytest.fixture
+def read_only(tmp_path):
+    """Make a file and its folder read-only, for this user even if it is root (then with chattr +i)."""
+    made = []
+
+    def make(*paths):
+        for path in paths:
+            if os.geteuid() == 0:
+                if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+                    pytest.skip("running as root without chattr: nothing can be read-only for this test")
+            else:
+                path.chmod(0o555 if path.is_dir() else 0o444)
+            made.append(path)
+
+    yield make
+    for path in reversed(made):
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(path)], check=False)
+        else:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def test_a_read_only_store_is_one_message_naming_the_file_and_exit_2(tmp_path, read_only):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    db, _ = _finished_store(folder)
+    for extra in folder.glob("damaged.sqlite-*"):
+        extra.unlink()
+    read_only(db, folder)
+    proc = _cli("list", "--store", db, store=db)
+    assert proc.wait(timeout=120) == 2
+    stderr = proc.stderr.read()
+    assert stderr.startswith(f"error: the experiment store '{db}' cannot be written"), stderr
+    assert "Make the file and its folder writable" in stderr and stderr.count("\n") == 1
+
+
+# --- the lease: a live owner keeps it, however long its units take ------------------------------------------
+
+LONG_UNITS = {"dataset": "digits", "cv": 2, "n_jobs": 1,
+              "param_grid": {"hidden_layer_sizes": [[512]], "max_iter": [60], "learning_rate_init": [1e-3, 3e-3]}}
+
+
+def test_two_cli_runs_with_units_longer_than_the_lease_train_each_unit_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("TUNING_LEASE_SECONDS", "1")  # every unit below takes longer than a lease
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps(LONG_UNITS))
+    db = tmp_path / "lease.sqlite"
+    first = _cli("run", spec, "--out", tmp_path / "a.json", "--quiet", store=db)
+    store = ExperimentStore(db)
+    while not store.list():
+        assert first.poll() is None, first.stderr.read()
+        time.sleep(0.05)
+    second = _cli("run", spec, "--out", tmp_path / "b.json", "--quiet", store=db)
+    seen = set()
+    while first.poll() is None or second.poll() is None:
+        (row,) = store.list()
+        seen.add(row["status"])
+        time.sleep(0.1)
+    assert first.wait() == 0 and second.wait() == 0, (first.stderr.read(), second.stderr.read())
+    assert "interrupted" not in seen and "running" in seen  # a live owner is never listed as interrupted
+    a, b = (json.loads((tmp_path / n).read_text()) for n in ("a.json", "b.json"))
+    assert a["cv_results"] == b["cv_results"]
+    trainers = {f["worker"] for f in a["fits"]} | {f["worker"] for f in b["fits"]}
+    assert len(trainers) == 1  # one process trained every unit; the other followed
+    longest = max(f["end"] - f["start"] for f in a["fits"])
+    assert longest > 1.0, f"units took {longest:.2f} s: not longer than the lease, the test proves nothing"

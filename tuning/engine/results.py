@@ -122,6 +122,7 @@ class SearchResult:
     versions: dict[str, str] = field(default_factory=dict)
     experiment_id: str | None = None
     best_estimator: Any = None
+    model_note: str | None = None  # why a stored model was not loaded (see ExperimentStore.load_result)
 
     def to_dict(self) -> dict[str, Any]:
         """The result as JSON data (NaN written as null)."""

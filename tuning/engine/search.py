@@ -6,6 +6,7 @@ Which candidates (``tuning.engine.plan``) is separate from how one is evaluated
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -314,7 +315,7 @@ def run_search(
 
     report()
     done = {u.unit for u in collected.units}
-    try:
+    with store.holding(exp_id) if store is not None else contextlib.nullcontext():  # heartbeat, then release
         finished = _run_units(spec, data, [u for u in units if u.index not in done],
                               n_jobs if n_jobs is not None else spec.n_jobs, on_unit, cancel, scheduler)
         result = _assemble(spec, plan, data, collected, finished=finished, exp_id=exp_id, started=started)
@@ -323,9 +324,6 @@ def run_search(
         result.elapsed = time.perf_counter() - started
         if store is not None and finished:
             store.finish(exp_id, result)
-    finally:
-        if store is not None:
-            store.release(exp_id)
     return result
 
 

@@ -5,18 +5,32 @@ data and the scikit-learn version. Running a spec again resumes it (only unfinis
 units of work run); a finished spec is served from the store with no training.
 Several processes may share one file: SQLite's WAL mode keeps it consistent, and a
 lease (owner + heartbeat) makes sure one experiment is trained by one process at a time.
+The owner renews its lease while it trains; another process takes it over only when the
+owner is gone (its process has exited, or it has not renewed the lease for
+``lease_seconds()``).
+
+Models are pickles, and unpickling runs code, so a model is only loaded when this user
+wrote it on this machine: it is signed with a key kept outside the store
+(``~/.tuning-lab/store.key``, or ``$TUNING_KEY_FILE``, mode 0600). A store written by
+anyone else still shows its results; its models are never unpickled.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import io
 import json
+import logging
 import math
 import os
+import secrets
 import socket
 import sqlite3
+import stat
+import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -32,9 +46,12 @@ from tuning.data.dataset import Dataset
 from tuning.engine.results import SearchResult
 from tuning.engine.spec import ExperimentSpec
 from tuning.engine.training import FitRecord, UnitResult
-from tuning.errors import TuningError
+from tuning.errors import ExperimentNotFound, StoreError, TuningError
+
+log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 20.0
+_MODEL_SIGNATURE_CONTEXT = b"tuning-lab model v1"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS experiments (
     id TEXT PRIMARY KEY,
@@ -49,6 +66,7 @@ CREATE TABLE IF NOT EXISTS experiments (
     best_score REAL,
     result TEXT,
     model BLOB,
+    model_mac TEXT,
     owner TEXT,
     heartbeat REAL
 );
@@ -95,18 +113,72 @@ def this_process() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def lease_seconds() -> float:
+    """How long a lease lasts without a heartbeat: ``$TUNING_LEASE_SECONDS``, else 20 s."""
+    try:
+        return max(0.5, float(os.environ.get("TUNING_LEASE_SECONDS", LEASE_SECONDS)))
+    except ValueError:
+        return LEASE_SECONDS
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _owner_alive(owner: str | None, heartbeat: float | None) -> bool:
+    """Whether the lease holder is still there: its heartbeat is fresh and, on this host, its process runs."""
     if not owner or heartbeat is None:
         return False
-    host, _, pid = owner.rpartition(":")
-    if host == socket.gethostname() and pid.isdigit():
+    host, _, rest = owner.partition(":")
+    pid = rest.split(":", 1)[0]
+    if host == socket.gethostname() and pid.isdigit() and not _process_exists(int(pid)):
+        return False
+    return time.time() - heartbeat < lease_seconds()
+
+
+def key_path() -> Path:
+    """The file holding this user's model-signing key: ``$TUNING_KEY_FILE``, else ``~/.tuning-lab/store.key``."""
+    return Path(os.environ.get("TUNING_KEY_FILE") or Path.home() / ".tuning-lab" / "store.key")
+
+
+def _signing_key(create: bool) -> bytes | None:
+    """This user's signing key (made on first use, mode 0600), or None when it is missing or untrustworthy."""
+    path = key_path()
+    if create and not path.exists():
         try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-    return time.time() - heartbeat < LEASE_SECONDS
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            log.warning("cannot create the model-signing key %s (%s): models are not kept", path, exc)
+            return None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if (not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid()
+                or info.st_mode & (stat.S_IRWXG | stat.S_IRWXO)):
+            log.warning("the model-signing key %s is not a file only you can read and write (chmod 600 it): "
+                        "stored models are neither kept nor loaded", path)
+            return None
+        key = f.read(4096).strip()
+    return key or None
+
+
+def _model_signature(key: bytes, exp_id: str, model: bytes) -> str:
+    message = b"\0".join([_MODEL_SIGNATURE_CONTEXT, exp_id.encode(), model])
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 def _record_to_json(record: FitRecord) -> dict[str, Any]:
@@ -132,62 +204,139 @@ class ExperimentStore:
     path : str or Path, optional
         The file (created with its folder when missing); :func:`default_store_path`
         when omitted.
+
+    Raises
+    ------
+    StoreError
+        From the constructor and every method, when the file is damaged, read-only,
+        locked for too long or not an experiment store; the message names the file and
+        says what to do.
     """
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_store_path()
+        self._leases: dict[str, str] = {}  # experiment id -> the owner token this object holds
+        self._lock = threading.Lock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._connect() as db:
-                db.executescript(_SCHEMA)
-        except (OSError, sqlite3.DatabaseError) as exc:
-            raise TuningError(f"cannot open the experiment store {str(self.path)!r}: {exc}. "
-                              "Choose another file with --store or TUNING_STORE") from None
+        except OSError as exc:
+            raise StoreError(f"cannot open the experiment store {str(self.path)!r}: {exc.strerror or exc}. "
+                             "Choose another file with --store or TUNING_STORE") from None
+        if self.path.exists() and not self.path.is_file():
+            raise StoreError(f"the experiment store {str(self.path)!r} is not a file. "
+                             "Choose another file with --store or TUNING_STORE")
+        with self._connect() as db:
+            db.executescript(_SCHEMA)
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(experiments)")}
+            if "model_mac" not in columns:  # a store from before models were signed
+                db.execute("ALTER TABLE experiments ADD COLUMN model_mac TEXT")
+
+    def _problem(self, exc: sqlite3.Error) -> StoreError:
+        """One message naming the file, what is wrong with it and what to do."""
+        text = str(exc)
+        where = f"the experiment store {str(self.path)!r}"
+        other = "or choose another file with --store or TUNING_STORE"
+        if "readonly" in text or "read-only" in text or "unable to open" in text:
+            return StoreError(f"{where} cannot be written ({text}). Make the file and its folder writable, {other}")
+        if "locked" in text or "busy" in text:
+            return StoreError(f"{where} stayed locked by another process for 30 s ({text}). Try again, {other}")
+        if not isinstance(exc, sqlite3.OperationalError) or "malformed" in text or "not a database" in text:
+            return StoreError(f"{where} is damaged or is not an experiment store ({text}). Move it aside to "
+                              f"start a new one, {other}")
+        return StoreError(f"cannot use {where} ({text}). Check the file, {other}")
+
+    def _damaged(self, what: str) -> StoreError:
+        return StoreError(f"{what} in the experiment store {str(self.path)!r} is damaged. Delete that experiment, "
+                          "move the file aside to start a new one, or choose another file with --store or TUNING_STORE")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA foreign_keys=ON")
-            db.execute("PRAGMA busy_timeout=30000")
-            db.row_factory = sqlite3.Row
-            yield db
-        finally:
-            db.close()
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA foreign_keys=ON")
+                db.execute("PRAGMA busy_timeout=30000")
+                db.row_factory = sqlite3.Row
+                yield db
+            finally:
+                db.close()
+        except sqlite3.Error as exc:
+            raise self._problem(exc) from None
 
     # --- experiments -------------------------------------------------------------------
 
     def create(self, exp_id: str, spec: ExperimentSpec, dataset: dict[str, Any], fits_total: int) -> None:
-        """Record a new experiment (nothing happens if it exists)."""
+        """Record a new experiment (nothing happens if it exists), as running: :meth:`acquire` comes next."""
         now = time.time()
         with self._connect() as db:
             db.execute("INSERT OR IGNORE INTO experiments (id, spec, dataset, created, updated, status, fits_total) "
-                       "VALUES (?, ?, ?, ?, ?, 'interrupted', ?)",
+                       "VALUES (?, ?, ?, ?, ?, 'running', ?)",
                        (exp_id, spec.to_json(), json.dumps(dataset), now, now, fits_total))
 
     def acquire(self, exp_id: str) -> bool:
-        """Take the experiment's lease unless a live process holds it; True when taken."""
-        me = this_process()
+        """Take the experiment's lease unless its holder is still there; True when taken.
+
+        The lease belongs to this object and this call: another thread or another
+        ``ExperimentStore`` of the same process cannot take it while it is held.
+        """
+        me = f"{this_process()}:{uuid.uuid4().hex[:12]}"
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             row = db.execute("SELECT owner, heartbeat, status FROM experiments WHERE id = ?", (exp_id,)).fetchone()
             if row is None or row["status"] == "finished":
                 db.execute("ROLLBACK")
                 return False
-            if row["owner"] not in (None, me) and _owner_alive(row["owner"], row["heartbeat"]):
+            if row["owner"] is not None and _owner_alive(row["owner"], row["heartbeat"]):
                 db.execute("ROLLBACK")
                 return False
             db.execute("UPDATE experiments SET owner = ?, heartbeat = ?, status = 'running', updated = ? "
                        "WHERE id = ?", (me, time.time(), time.time(), exp_id))
             db.execute("COMMIT")
-            return True
+        with self._lock:
+            self._leases[exp_id] = me
+        return True
+
+    def _owner(self, exp_id: str) -> str | None:
+        with self._lock:
+            return self._leases.get(exp_id)
+
+    def renew(self, exp_id: str) -> bool:
+        """Refresh the heartbeat of a lease this object holds; False when it was lost."""
+        with self._connect() as db:
+            cursor = db.execute("UPDATE experiments SET heartbeat = ? WHERE id = ? AND owner = ?",
+                                (time.time(), exp_id, self._owner(exp_id)))
+        return cursor.rowcount == 1
 
     def release(self, exp_id: str, status: str = "interrupted") -> None:
         with self._connect() as db:
             db.execute("UPDATE experiments SET owner = NULL, heartbeat = NULL, status = ?, updated = ? "
                        "WHERE id = ? AND owner = ? AND status != 'finished'",
-                       (status, time.time(), exp_id, this_process()))
+                       (status, time.time(), exp_id, self._owner(exp_id)))
+        with self._lock:
+            self._leases.pop(exp_id, None)
+
+    @contextmanager
+    def holding(self, exp_id: str) -> Iterator[None]:
+        """Within the block, renew the lease taken with :meth:`acquire` every quarter of
+        :func:`lease_seconds` (units of work may take longer than a lease); release it after."""
+        stop = threading.Event()
+
+        def heartbeat() -> None:
+            while not stop.wait(lease_seconds() / 4):
+                try:
+                    self.renew(exp_id)
+                except TuningError as exc:  # the next beat may get through; the lease lasts a while
+                    log.warning("could not renew the lease of experiment %s: %s", exp_id, exc)
+
+        beating = threading.Thread(target=heartbeat, daemon=True, name=f"tuning-lease-{exp_id}")
+        beating.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            beating.join()
+            self.release(exp_id)
 
     def save_unit(self, exp_id: str, unit: UnitResult) -> None:
         """Persist one finished unit of work (its fits) and renew the lease, in one transaction."""
@@ -198,7 +347,7 @@ class ExperimentStore:
                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
                        (exp_id, unit.unit, unit.epochs_run, unit.worker, unit.start, unit.end, records))
             db.execute("UPDATE experiments SET heartbeat = ?, updated = ? WHERE id = ? AND owner = ?",
-                       (time.time(), time.time(), exp_id, this_process()))
+                       (time.time(), time.time(), exp_id, self._owner(exp_id)))
             db.execute("COMMIT")
 
     def units(self, exp_id: str) -> list[UnitResult]:
@@ -206,32 +355,63 @@ class ExperimentStore:
         with self._connect() as db:
             rows = db.execute('SELECT unit, epochs_run, worker, start, "end", records FROM units '
                               "WHERE experiment = ? ORDER BY unit", (exp_id,)).fetchall()
-        return [UnitResult(unit=r["unit"], records=[_record_from_json(d) for d in json.loads(r["records"])],
-                           epochs_run=r["epochs_run"], worker=r["worker"], start=r["start"], end=r["end"])
-                for r in rows]
+        try:
+            return [UnitResult(unit=r["unit"], records=[_record_from_json(d) for d in json.loads(r["records"])],
+                               epochs_run=r["epochs_run"], worker=r["worker"], start=r["start"], end=r["end"])
+                    for r in rows]
+        except (ValueError, TypeError, KeyError):
+            raise self._damaged(f"a fit of experiment {exp_id!r}") from None
 
     def finish(self, exp_id: str, result: SearchResult) -> None:
-        """Store the assembled result (and the refitted model) and mark the experiment finished."""
-        model = None
-        if result.best_estimator is not None:
+        """Store the assembled result (and the refitted model, signed) and mark the experiment finished."""
+        model = signature = None
+        key = _signing_key(create=True) if result.best_estimator is not None else None
+        if key is not None:
             buffer = io.BytesIO()
             joblib.dump(result.best_estimator, buffer)
             model = buffer.getvalue()
+            signature = _model_signature(key, exp_id, model)
         with self._connect() as db:
-            db.execute("UPDATE experiments SET result = ?, model = ?, status = 'finished', best_score = ?, "
-                       "owner = NULL, heartbeat = NULL, updated = ? WHERE id = ?",
-                       (json.dumps(result.to_dict()), model, result.best_score, time.time(), exp_id))
+            db.execute("UPDATE experiments SET result = ?, model = ?, model_mac = ?, status = 'finished', "
+                       "best_score = ?, owner = NULL, heartbeat = NULL, updated = ? WHERE id = ?",
+                       (json.dumps(result.to_dict()), model, signature, result.best_score, time.time(), exp_id))
+        with self._lock:
+            self._leases.pop(exp_id, None)
 
     def load_result(self, exp_id: str) -> SearchResult | None:
-        """The finished result of an experiment (with its model), or None."""
+        """The finished result of an experiment, or None.
+
+        Its model is loaded only when it carries this user's signature; otherwise
+        ``best_estimator`` is None and ``model_note`` says why (nothing is unpickled).
+        """
         with self._connect() as db:
-            row = db.execute("SELECT result, model FROM experiments WHERE id = ?", (exp_id,)).fetchone()
+            row = db.execute("SELECT result, model, model_mac FROM experiments WHERE id = ?", (exp_id,)).fetchone()
         if row is None or row["result"] is None:
             return None
-        result = SearchResult.from_dict(json.loads(row["result"]))
+        try:
+            result = SearchResult.from_dict(json.loads(row["result"]))
+        except (ValueError, TypeError, KeyError, AttributeError, TuningError):
+            raise self._damaged(f"the result of experiment {exp_id!r}") from None
         if row["model"] is not None:
-            result.best_estimator = joblib.load(io.BytesIO(row["model"]))
+            result.best_estimator, result.model_note = self._trusted_model(exp_id, bytes(row["model"]),
+                                                                           row["model_mac"])
         return result
+
+    def _trusted_model(self, exp_id: str, model: bytes, signature: Any) -> tuple[Any, str | None]:
+        """The stored model when this user's key signed it, else (None, why it was not loaded)."""
+        key = _signing_key(create=False)
+        if key is None or not isinstance(signature, str) or not hmac.compare_digest(
+                _model_signature(key, exp_id, model).encode(), signature.encode("utf-8", "replace")):
+            how = ("it was stored without a signature" if signature is None
+                   else f"its signature does not match your key ({key_path()})")
+            return None, (f"The model of experiment {exp_id} was not loaded: {how}, so {self.path.name} was not "
+                          "written by you on this machine, and loading someone else's model could run their code. "
+                          "The results are shown; run the spec again to refit the model.")
+        try:
+            return joblib.load(io.BytesIO(model)), None
+        except Exception as exc:  # e.g. written by another scikit-learn version
+            return None, (f"The model of experiment {exp_id} could not be loaded ({type(exc).__name__}). "
+                          "The results are shown; run the spec again to refit the model.")
 
     def get(self, exp_id: str) -> dict[str, Any] | None:
         """One experiment's row, as :meth:`list` shows it."""
@@ -251,16 +431,21 @@ class ExperimentStore:
         listed = []
         for r in rows:
             status = r["status"]
-            if status == "running" and not _owner_alive(r["owner"], r["heartbeat"]):
-                status = "interrupted"
-            dataset = json.loads(r["dataset"])
-            listed.append({
-                "id": r["id"], "name": r["name"], "note": r["note"],
-                "dataset": dataset.get("name", ""), "status": status,
-                "fits_done": r["fits_done"], "fits_total": r["fits_total"], "best_score": r["best_score"],
-                "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["created"])),
-                "spec": json.loads(r["spec"]),
-            })
+            just_created = r["owner"] is None and time.time() - r["updated"] < lease_seconds()
+            if status == "running" and not _owner_alive(r["owner"], r["heartbeat"]) and not just_created:
+                status = "interrupted"  # its process is gone (or stopped renewing its lease)
+            try:
+                dataset = json.loads(r["dataset"])
+                listed.append({
+                    "id": str(r["id"]), "name": str(r["name"]), "note": str(r["note"]),
+                    "dataset": str(dataset.get("name", "")), "status": str(status),
+                    "fits_done": int(r["fits_done"]), "fits_total": int(r["fits_total"]),
+                    "best_score": None if r["best_score"] is None else float(r["best_score"]),
+                    "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["created"])),
+                    "spec": json.loads(r["spec"]),
+                })
+            except (ValueError, TypeError, AttributeError, OverflowError, OSError):
+                raise self._damaged(f"experiment {r['id']!r}") from None
         return listed
 
     def annotate(self, exp_id: str, *, name: str | None = None, note: str | None = None) -> None:
@@ -281,8 +466,8 @@ class ExperimentStore:
     def _require(self, exp_id: str) -> None:
         if self.get(exp_id) is None:
             known = ", ".join(r["id"] for r in self.list()[:5])
-            raise TuningError(f"experiment {exp_id!r} is not in {self.path}. "
-                              + (f"Known ids include: {known}" if known else "The store is empty"))
+            raise ExperimentNotFound(f"experiment {exp_id!r} is not in {self.path}. "
+                                     + (f"Known ids include: {known}" if known else "The store is empty"), exp_id)
 
     def find(self, prefix: str) -> str:
         """The full id of an experiment from its id or a unique prefix of it."""
