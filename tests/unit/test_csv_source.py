@@ -139,3 +139,77 @@ def test_random_csv_shapes_raise_nothing_but_data_error(n_columns, n_rows, delim
     except DataError:
         return
     assert isinstance(loaded.X, pd.DataFrame) and len(loaded.X) == len(loaded.y) >= 10
+
+
+# --- numbers that cannot be trained on; files that are not files; uploads that linger --------------------
+
+
+def _table(rows: list[str]) -> bytes:
+    return ("x,z,label\n" + "".join(f"{r}\n" for r in rows)).encode()
+
+
+@pytest.mark.parametrize("bad", ["1e308", "-1e308", "inf", "-Infinity", "1e101"])
+def test_infinite_or_overflowing_numbers_are_refused_naming_the_column(bad):
+    rows = [f"{i},{bad if i == 3 else i / 2},{'ab'[i % 2]}" for i in range(20)]
+    with pytest.raises(DataError, match=r"column 'z' has 1 value\(s\) that are infinite or too large to train "
+                                        rf"on \(such as '{bad}'\)\. Use numbers between -1e100 and 1e100"):
+        read_csv(_table(rows), name="t.csv")
+
+
+def test_large_but_usable_numbers_still_load_as_numbers():
+    data = read_csv(_table([f"{i},{i * 5e98},{'ab'[i % 2]}" for i in range(20)]), name="t.csv")
+    assert data.report["numeric_columns"] == ["x", "z"]
+
+
+def test_a_spec_on_1e308_values_is_refused_before_any_fit(tmp_path):
+    path = tmp_path / "big.csv"
+    path.write_bytes(_table([f"{i},{1e308 if i % 2 else -1e308},{'ab'[i % 2]}" for i in range(30)]))
+    with pytest.raises(DataError, match="infinite or too large"):
+        run_search({"dataset": {"csv": str(path)}, "cv": 3, "param_grid": {"max_iter": [5]}})
+
+
+@pytest.mark.parametrize("special", ["/dev/zero", "/dev/urandom", "fifo"])
+def test_devices_and_pipes_are_never_read(special, tmp_path):
+    import os
+
+    if special == "fifo":
+        special = tmp_path / "pipe.csv"
+        os.mkfifo(special)  # opening it for reading would wait for a writer forever
+    with pytest.raises(DataError, match="is not a regular file"):
+        load_csv(special)
+
+
+def test_links_may_name_only_this_sessions_uploads_or_files_in_the_upload_folder(tmp_path):
+    from tuning.data.csv_source import check_linked_csv, save_upload
+
+    folder, elsewhere = tmp_path / "uploads", tmp_path / "secret.csv"
+    elsewhere.write_text("password,y\nhunter2,1\n")
+    mine = save_upload(b"a,y\n1,0\n", "mine.csv", folder)
+    theirs = save_upload(b"a,y\n2,1\n", "theirs.csv", folder)
+    escape = folder / "escape.csv"
+    escape.symlink_to(elsewhere)
+    assert check_linked_csv(str(mine), uploads=[mine]) == mine  # hosted: only this session's own upload
+    for path in (theirs, elsewhere, escape, "/dev/zero", folder):
+        with pytest.raises(DataError) as refused:
+            check_linked_csv(str(path), uploads=[mine])
+        assert str(tmp_path) not in str(refused.value) and "hunter2" not in str(refused.value)
+    assert check_linked_csv(str(theirs), folders=[folder]) == theirs  # locally: the upload folder
+    for path in (elsewhere, escape, folder / ".." / "secret.csv", folder):  # never outside it, nor a folder
+        with pytest.raises(DataError, match="links may only use"):
+            check_linked_csv(str(path), folders=[folder])
+
+
+def test_uploads_are_kept_for_a_day_after_their_last_use(tmp_path):
+    import os
+    import time
+
+    from tuning.data.csv_source import UPLOAD_MAX_AGE, save_upload
+
+    old, recent = save_upload(b"a,y\n1,0\n", "old.csv", tmp_path), save_upload(b"a,y\n2,0\n", "recent.csv", tmp_path)
+    reused = save_upload(b"a,y\n3,0\n", "reused.csv", tmp_path)
+    day_ago = time.time() - UPLOAD_MAX_AGE - 60
+    for path in (old, reused):
+        os.utime(path, (day_ago, day_ago))
+    assert save_upload(b"a,y\n3,0\n", "reused.csv", tmp_path) == reused  # uploaded again: a new day starts
+    assert not old.exists() and recent.exists() and reused.exists()
+    assert reused.stat().st_mode & 0o777 == 0o600

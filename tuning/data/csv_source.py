@@ -13,7 +13,10 @@ import hashlib
 import io
 import os
 import re
+import stat
 import tempfile
+import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,9 @@ from tuning.data.dataset import Dataset
 from tuning.errors import DataError
 
 MISSING_MARKERS = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
+# Numbers beyond this cannot be scaled (their squares overflow) or trained on.
+MAX_ABS_VALUE = 1e100
+UPLOAD_MAX_AGE = 24 * 3600  # seconds an uploaded file is kept after its last use
 TARGET_NAMES = ("target", "class", "label", "species", "y")
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
 # Leading bytes of formats people upload by mistake.
@@ -108,12 +114,23 @@ def _missing_mask(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _numeric(series: pd.Series) -> pd.Series | None:
-    """The column as floats, or None when some present value is not a number."""
+    """The column as floats (infinities included), or None when some present value is not a number."""
     present = series.dropna()
     converted = pd.to_numeric(present.str.strip(), errors="coerce")
-    if converted.isna().any() or not np.isfinite(converted.to_numpy(dtype=float)).all():
+    if converted.isna().any():
         return None
     return pd.to_numeric(series.str.strip(), errors="coerce").astype(float)
+
+
+def _refuse_unusable_numbers(name: str, column: str, numbers: pd.Series, text: pd.Series) -> None:
+    """A numeric column may not hold infinities or numbers too large to scale (such as ±1e308)."""
+    values = numbers.to_numpy(dtype=float)
+    bad = ~np.isnan(values) & ~(np.abs(values) <= MAX_ABS_VALUE)
+    if bad.any():
+        example = str(text[bad].iloc[0]).strip()[:30]
+        raise DataError(f"{name}: column {column!r} has {int(bad.sum())} value(s) that are infinite or too large "
+                        f"to train on (such as {example!r}). Use numbers between -1e100 and 1e100: fix those cells, "
+                        "or empty them to have them filled with the column's median")
 
 
 def _looks_continuous(values: pd.Series) -> bool:
@@ -155,15 +172,61 @@ def csv_columns(raw: bytes, *, name: str = "the file", limits: CsvLimits | None 
     return _text(raw, name, limits or CsvLimits.from_env())[3]
 
 
+def upload_folder() -> Path:
+    """Where uploaded files are kept: ``$TUNING_UPLOAD_DIR``, else ``tuning-lab-uploads`` in the temp folder."""
+    return Path(os.environ.get("TUNING_UPLOAD_DIR") or Path(tempfile.gettempdir()) / "tuning-lab-uploads")
+
+
+def remove_old_uploads(folder: str | Path | None = None, max_age: float = UPLOAD_MAX_AGE) -> int:
+    """Delete uploaded files not used for ``max_age`` seconds (a day by default); returns how many."""
+    folder = Path(folder or upload_folder())
+    removed, cutoff = 0, time.time() - max_age
+    for path in folder.glob("*.csv") if folder.is_dir() else ():
+        try:
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except OSError:  # another process removed it first
+            continue
+    return removed
+
+
 def save_upload(raw: bytes, name: str, folder: str | Path | None = None) -> Path:
-    """Keep an uploaded file under a name made from its content, so a spec can point at it."""
-    folder = Path(folder or os.environ.get("TUNING_UPLOAD_DIR") or Path(tempfile.gettempdir()) / "tuning-lab-uploads")
-    folder.mkdir(parents=True, exist_ok=True)
+    """Keep an uploaded file under a name made from its content, so a spec can point at it.
+
+    Files are readable by this user only and removed a day after their last upload
+    (:func:`remove_old_uploads` runs here).
+    """
+    folder = Path(folder or upload_folder())
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(name).stem)[:40] or "upload"
     path = folder / f"{stem}-{hashlib.sha256(raw).hexdigest()[:16]}.csv"
-    if not path.exists():
-        path.write_bytes(raw)
+    if path.exists():
+        os.utime(path)  # in use again: kept for another day
+    else:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(raw)
+    remove_old_uploads(folder)
     return path
+
+
+def check_linked_csv(path: str, *, uploads: Collection[str | Path] = (), folders: Collection[str | Path] = ()) -> Path:
+    """The CSV file a link names, if a link may read it: one of ``uploads`` (this session's own
+    files), or a regular file inside one of ``folders``. Symbolic links are followed first.
+
+    Raises
+    ------
+    DataError
+        Otherwise; the message names neither the path nor anything in the file.
+    """
+    resolved = Path(path).resolve()
+    allowed = resolved in {Path(u).resolve() for u in uploads} or any(
+        resolved.is_relative_to(Path(f).resolve()) for f in folders)
+    if not allowed or not resolved.is_file():
+        raise DataError("this link names a CSV file on the server, and links may only use the built-in datasets "
+                        "or a file you uploaded in this session. Upload the file with 'Upload a CSV…' instead")
+    return resolved
 
 
 def read_csv(raw: bytes, *, name: str = "the file", target: str | None = None,
@@ -246,6 +309,7 @@ def read_csv(raw: bytes, *, name: str = "the file", target: str | None = None,
             continue
         as_numbers = _numeric(values)
         if as_numbers is not None:
+            _refuse_unusable_numbers(name, column, as_numbers, values)
             numeric.append(column)
             features[column] = as_numbers
         elif values.dropna().nunique() == len(values) and len(values) > 1:
@@ -287,8 +351,7 @@ def load_csv(path: str | Path, *, target: str | None = None, limits: CsvLimits |
     path = Path(path)
     limits = limits or CsvLimits.from_env()
     try:
-        _check_size(path.name, path.stat().st_size, limits)  # before reading a huge file into memory
-        raw = path.read_bytes()
+        raw = _read_regular_file(path, limits)
     except FileNotFoundError:
         raise DataError(f"CSV file {str(path)!r} does not exist. Check the path") from None
     except IsADirectoryError:
@@ -296,6 +359,26 @@ def load_csv(path: str | Path, *, target: str | None = None, limits: CsvLimits |
     except OSError as exc:
         raise DataError(f"cannot read {str(path)!r}: {exc.strerror}. Check the path and its permissions") from None
     return read_csv(raw, name=path.name, target=target, limits=limits)
+
+
+def _read_regular_file(path: Path, limits: CsvLimits) -> bytes:
+    """The bytes of a regular file, never more than the size cap; devices, FIFOs and sockets are refused.
+
+    The file is opened without blocking (a FIFO would wait for a writer) and checked on
+    the open descriptor, so it cannot be swapped between the check and the read.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise DataError(f"{str(path)!r} is not a regular file (it is a device, a pipe or a socket). "
+                            "Give the path of a CSV file")
+        _check_size(path.name, info.st_size, limits)  # before reading a huge file into memory
+        raw = f.read(limits.max_bytes + 1)
+    _check_size(path.name, len(raw), limits)  # it grew while we read it
+    return raw
 
 
 def describe_preprocessing(data: Dataset, preprocess: str) -> list[str]:
