@@ -79,3 +79,45 @@ def test_a_queued_search_waits_shows_its_place_and_gives_up_when_nobody_looks():
     queue.release(1)
     job = SearchJob(SPEC, queue=queue, n_jobs=1)
     assert job.wait(timeout=60).status == "finished" and queue.in_use == 0
+
+
+MANY_UNITS = parse_spec({"dataset": "digits", "cv": 3,
+                         "param_grid": {"hidden_layer_sizes": [[16], [32]], "max_iter": [30],
+                                        "learning_rate_init": [1e-3, 2e-3, 3e-3, 4e-3, 5e-3, 6e-3]}})
+
+
+def test_a_running_search_nobody_watches_stops_and_frees_its_slot():
+    import time
+
+    from tuning.services.jobs import CoreQueue
+
+    queue = CoreQueue(capacity=1)
+    job = SearchJob(MANY_UNITS, queue=queue, abandon_after=1.0, n_jobs=1, store=None)
+    while job.state().progress is None or job.state().progress.fits_done == 0:  # watched until it runs
+        time.sleep(0.05)
+    assert queue.in_use == 1
+    time.sleep(3.0)  # nobody looks: it stops after the unit in progress
+    assert queue.in_use == 0
+    state = job.state()
+    assert state.status == "cancelled" and state.abandoned
+    assert 0 < state.result.fits_done < state.result.fits_total  # what finished is kept
+
+
+def test_only_the_owner_key_stops_a_search_and_anyone_can_watch_it():
+    job = SearchJob(MANY_UNITS, n_jobs=1)
+    assert not job.stop(None) and not job.stop("") and not job.stop("guess")
+    assert job.state().status in ("queued", "running")  # a visitor watches it; it goes on
+    assert job.stop(job.owner_key)
+    state = job.wait(timeout=120)
+    assert state.status == "cancelled" and not state.abandoned
+
+
+def test_a_search_never_runs_more_workers_than_its_queue_slots():
+    from tuning.services.jobs import CoreQueue
+
+    spec = parse_spec({**SPEC.to_dict(), "n_jobs": 16})
+    state = SearchJob(spec, queue=CoreQueue(capacity=1), scheduler="local").wait(timeout=180)
+    assert state.status == "finished", state.error
+    assert len({f["worker"] for f in state.result.fits}) == 1  # a local Dask cluster of one worker, not 16
+    state = SearchJob(spec, queue=CoreQueue(capacity=1)).wait(timeout=180)
+    assert len({f["worker"] for f in state.result.fits}) == 1  # one loky worker (in-process), not 16
