@@ -8,6 +8,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard.hosting import hosted_limits
+from dashboard.text import plain
 from tuning.data.csv_source import CsvLimits, csv_columns, describe_preprocessing, guess_target, read_csv, save_upload
 from tuning.data.dataset import Dataset
 from tuning.data.datasets import BUILTIN_DATASETS, load_dataset
@@ -27,6 +28,11 @@ def cached_dataset(dataset: dict[str, Any]) -> Dataset:
 
 
 UPLOAD = "upload"
+
+
+def session_uploads() -> set[str]:
+    """The files this session uploaded: the only CSV files a link may name on a hosted server."""
+    return st.session_state.setdefault("csv_uploads", set())
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -72,9 +78,11 @@ def _uploaded_csv() -> tuple[dict[str, Any], Dataset]:
                               key="dataset_csv_target", help="The column to predict")
         data = cached_csv(raw, upload.name, target)
     except DataError as exc:
-        st.error(str(exc), icon=":material/block:")
+        st.error(plain(exc), icon=":material/block:")
         st.stop()
-    return {"csv": str(save_upload(raw, upload.name)), "target": target}, data
+    path = str(save_upload(raw, upload.name))
+    session_uploads().add(path)
+    return {"csv": path, "target": target}, data
 
 
 def choose_dataset() -> tuple[dict[str, Any], Dataset]:
@@ -114,7 +122,7 @@ def _show_summary(data: Dataset) -> None:
 def show_csv_report(data: Dataset) -> None:
     """What loading a CSV did and what the pipeline will do; every name shown as plain text."""
     report = data.report or {}
-    with st.expander(f"About this file: {data.n_samples} rows, target column {report['target']!r}",
+    with st.expander(plain(f"About this file: {data.n_samples} rows, target column {report['target']!r}"),
                      expanded=False):
         columns = [{"column": c, "kind": "numeric", "missing": report["missing_values"].get(c, 0)}
                    for c in report["numeric_columns"]]

@@ -1,15 +1,80 @@
-"""Shared links: a ``?spec=`` or ``?exp=`` address fills the Grid Search form."""
+"""Shared links: a ``?spec=`` or ``?exp=`` address fills the Grid Search form.
+
+A link is hostile input. Before its grid reaches the form it is decoded within the link
+caps, its data is checked (a CSV file only if this session uploaded it, or, on a local
+install, a file in the upload folder), and its costs are checked against this server's
+caps. A refused link is one plain-text message that names neither the server's paths
+nor other experiments.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
+from typing import Any
 
 import streamlit as st
 
+from dashboard.datasets import cached_dataset, session_uploads
+from dashboard.hosting import hosted_limits
 from dashboard.store import experiment_store
-from tuning.engine.spec import parse_spec
-from tuning.errors import TuningError
+from dashboard.text import plain
+from tuning.data.csv_source import check_linked_csv, upload_folder
+from tuning.data.dataset import Dataset
+from tuning.engine.limits import check_search_costs
+from tuning.engine.spec import ExperimentSpec, parse_spec
+from tuning.errors import StoreError, TuningError
 from tuning.services.share import decode_spec, encode_spec, spec_to_form
+
+_EXPERIMENT_ID = re.compile(r"[0-9a-f]{12}")
+
+
+def allowed_csv(dataset: dict[str, Any], *, from_store: bool) -> None:
+    """Refuse (DataError) a CSV dataset this session may not open.
+
+    Hosted, only this session's own uploads. Locally, a link (``from_store=False``) may
+    name this session's uploads or files in the upload folder, while a spec from this
+    user's own experiment store may name any regular file.
+    """
+    if "csv" not in dataset:
+        return
+    if hosted_limits().enabled or not from_store:
+        folders = () if hosted_limits().enabled else (upload_folder(),)
+        check_linked_csv(dataset["csv"], uploads=session_uploads(), folders=folders)
+
+
+def linked_dataset(dataset: dict[str, Any], *, from_store: bool = True) -> Dataset | None:
+    """The data of a stored or linked spec when this session may open it and it loads; else None."""
+    try:
+        allowed_csv(dataset, from_store=from_store)
+        return cached_dataset(dataset)
+    except TuningError:
+        return None
+
+
+def _experiment_spec(exp: str) -> ExperimentSpec:
+    """The spec of the experiment a ``?exp=`` link names (its exact id; no prefixes, no other ids shown)."""
+    store = experiment_store()
+    if store is None:
+        raise TuningError("this link's experiment cannot be opened: experiment history is off on this server")
+    try:
+        row = store.get(exp) if _EXPERIMENT_ID.fullmatch(exp) else None
+        if row is None:
+            raise TuningError("this link's experiment is not in this server's experiment store (it may have been "
+                              "deleted). Build the grid with the form, or open the Experiments page")
+        return parse_spec(row["spec"])
+    except StoreError:
+        raise TuningError("this link's experiment cannot be opened: the experiment store cannot be read") from None
+
+
+def _checked(spec: ExperimentSpec, *, from_store: bool, form_shows_it: bool) -> None:
+    """Refuse a linked spec whose data this session may not open or whose costs are over this server's caps."""
+    allowed_csv(spec.dataset, from_store=from_store)
+    data = cached_dataset(spec.dataset) if "csv" in spec.dataset else None
+    if form_shows_it:  # the form decides the workers (one, hosted)
+        spec = dataclasses.replace(spec, n_jobs=None)
+    check_search_costs(spec, hosted_limits().search_limits(), data=data)
 
 
 def follow_link() -> None:
@@ -19,17 +84,19 @@ def follow_link() -> None:
     link = st.query_params.get("spec") or st.session_state.get("gs_last_link")
     try:
         if exp:
-            row = experiment_store().get(experiment_store().find(exp))
-            link = encode_spec(parse_spec(row["spec"]))
+            spec = _experiment_spec(exp)
+            link = encode_spec(spec)
         if not link or (link == st.session_state.get("gs_last_link") and "gs_units" in st.session_state):
             return
-        spec = decode_spec(link)
+        if not exp:
+            spec = decode_spec(link)
+        form = spec_to_form(spec)
+        _checked(spec, from_store=bool(exp), form_shows_it=form is not None)
     except TuningError as exc:  # a bad link: say so, and carry on with the form as it was
-        st.error(str(exc), icon=":material/link_off:")
+        st.error(plain(exc), icon=":material/link_off:")
         st.query_params.pop("exp", None)
         st.query_params.pop("spec", None)
         return
-    form = spec_to_form(spec)
     st.session_state.pop("gs_linked_spec", None)
     if form is None:
         st.session_state["gs_linked_spec"] = spec

@@ -6,11 +6,19 @@ import streamlit as st
 
 from dashboard.hosting import hosted_limits
 from dashboard.projection import projection_mode
+from tuning.data.csv_source import remove_old_uploads
+
+
+@st.cache_resource(ttl=3600, show_spinner=False)
+def _remove_old_uploads() -> int:
+    """Uploads unused for a day go, checked at most hourly (uploading also checks)."""
+    return remove_old_uploads()
 
 
 def page_setup(page: str) -> None:
     """What every page does first: run inside the app's navigation, the projection toggle, hosted limits."""
     require_app_navigation()
+    _remove_old_uploads()
     projection_mode(page)
     if hosted_limits().enabled:
         st.sidebar.caption(hosted_limits().describe())

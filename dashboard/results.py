@@ -9,6 +9,7 @@ import joblib
 import streamlit as st
 
 from dashboard.charts import show_chart
+from dashboard.text import plain
 from tuning.data.dataset import Dataset
 from tuning.engine.results import SearchResult
 from tuning.figures import fig_candidate_losses, fig_error_vs_hidden_size, fig_fit_timeline, fig_score_heatmap
@@ -27,6 +28,8 @@ def _select_from_table(prefix: str) -> None:
 
 
 def _best(result: SearchResult, prefix: str) -> None:
+    if result.model_note:  # a model from someone else's store is never loaded
+        st.info(plain(result.model_note), icon=":material/shield:")
     c1, c2 = st.columns([1, 2])
     c1.metric(f"best_score_ ({result.spec.scoring})", f"{result.best_score:.4f}")
     c2.markdown("**best_params_**")

@@ -6,12 +6,12 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.boundary import error_boundary
-from dashboard.datasets import cached_dataset
+from dashboard.links import linked_dataset
 from dashboard.page import page_setup
 from dashboard.results import show_results
-from dashboard.store import experiment_store
+from dashboard.store import experiment_store, store_problem
+from dashboard.text import plain
 from tuning.engine.store import ExperimentStore
-from tuning.errors import TuningError
 from tuning.services.compare import compare_results
 
 COLUMNS = ["id", "name", "dataset", "status", "fits_done", "fits_total", "best_score", "created"]
@@ -55,8 +55,9 @@ def compare(store: ExperimentStore, row: dict, rows: list[dict]) -> None:
                          format_func=lambda i: next(f"{i} {r['name']}".strip() for r in rows if r["id"] == i))
     table = compare_results(store.load_result(row["id"]), store.load_result(other))
     flagged = int(table["beyond_noise"].sum())
-    st.caption(f"B = {other} minus A = {row['id']}, fold by fold on the same splits. {flagged} of {len(table)} "
-               "shared candidate(s) differ by more than the fold-to-fold noise (paired t-test, p < 0.05).")
+    st.caption(plain(f"B = {other} minus A = {row['id']}, fold by fold on the same splits. {flagged} of "
+                     f"{len(table)} shared candidate(s) differ by more than the fold-to-fold noise (paired t-test, "
+                     "p < 0.05)."))
     st.dataframe(table, hide_index=True, key="ex_compare_table",
                  column_config={c: st.column_config.NumberColumn(format="%.4f")
                                 for c in ("score_a", "score_b", "mean_difference", "std_difference", "p_value")})
@@ -68,6 +69,9 @@ def page() -> None:
     st.title("Experiments")
     st.caption("Every search is kept as it runs. Open one to see its charts; its address is a shareable link.")
     store = experiment_store()
+    if store is None:
+        store_problem()
+        return
     rows = store.list()
     if not rows:
         st.info("No experiments yet: run one on the **Grid Search** page or with `python -m tuning run`.")
@@ -77,7 +81,7 @@ def page() -> None:
         st.caption("Select a row to open an experiment.")
         return
     row = next(r for r in rows if r["id"] == chosen)
-    st.subheader(f"Experiment {row['id']}")
+    st.subheader(plain(f"Experiment {row['id']}"))
     if row["name"]:
         st.text(row["name"])
     st.page_link("pages/grid_search.py", label="Open in Grid Search", icon=":material/grid_on:",
@@ -88,10 +92,7 @@ def page() -> None:
         if result is None:
             st.info(f"{row['fits_done']} of {row['fits_total']} fits are kept; run the same grid again to finish it.")
         else:
-            try:
-                data = cached_dataset(result.spec.dataset)
-            except TuningError:
-                data = None  # a CSV that is no longer there: everything but the generated code still shows
+            data = linked_dataset(result.spec.dataset)  # None: a CSV that is gone, or not this session's
             show_results(result, prefix="exr", data=data)
     with manage_tab:
         manage(store, row)

@@ -14,12 +14,13 @@ from dashboard.hosting import hosted_limits
 from dashboard.links import follow_link
 from dashboard.page import page_setup
 from dashboard.results import show_results
-from dashboard.searches import find_search, start_or_join_search
-from dashboard.store import experiment_store
+from dashboard.searches import find_search, owner_key, owner_link, start_or_join_search
+from dashboard.store import store_problem, stored_result
+from dashboard.text import plain
 from tuning.data.dataset import Dataset
-from tuning.engine.plan import estimate_seconds, plan_search
+from tuning.engine.limits import check_search_costs
+from tuning.engine.plan import estimate_seconds
 from tuning.engine.spec import ExperimentSpec, parse_spec
-from tuning.engine.store import experiment_id
 from tuning.services.share import FORM_DEFAULTS, FORM_OPTIONS, encode_spec, form_to_spec
 
 
@@ -47,7 +48,7 @@ def grid_form() -> dict:
 
 
 def show_cost(spec: ExperimentSpec, data: Dataset) -> None:
-    plan = plan_search(spec, max_epochs=hosted_limits().search_epochs())
+    plan = check_search_costs(spec, hosted_limits().search_limits(), data=data)  # a CapError says which cap
     seconds = estimate_seconds(plan, n_samples=data.n_samples, n_features=data.n_features,
                                n_classes=len(data.class_names), n_jobs=spec.n_jobs or 1)
     saved = 1 - plan.max_epochs_to_train / plan.max_epochs_gridsearchcv
@@ -93,23 +94,30 @@ def page() -> None:
     st.session_state["gs_last_link"] = st.query_params["spec"] = link
     st.query_params.pop("exp", None)
     show_cost(spec, data)
+    store_problem()
 
-    store = experiment_store()
     c1, c2 = st.columns([1, 5])
     run = c1.button("Run search", type="primary", key="gs_run", disabled=not compute_ok)
     job = start_or_join_search(spec, restart=True, scheduler=scheduler) if run else find_search(spec)
     if job is None:
-        stored = store.load_result(experiment_id(spec, data))
+        stored = stored_result(spec, data)
         if stored is not None:
-            st.caption(f"From the experiment store (experiment {stored.experiment_id}): nothing was retrained.")
+            st.caption(plain(f"From the experiment store (experiment {stored.experiment_id}): nothing was retrained."))
             show_results(stored, data=data)
         else:
             st.info("Choose the grid, then press **Run search**. The page's address is a link to this grid.")
         return
     state = job.state()
     if state.status in ("queued", "running"):
-        if c2.button("Stop", key="gs_stop"):
-            job.cancel()
+        key = owner_key(job)
+        if key is None:
+            c2.caption("Started by someone else: you can watch it here; only they can stop it.")
+        else:
+            if c2.button("Stop", key="gs_stop"):
+                job.stop(key)
+            with c2.popover("Owner link", icon=":material/key:", key="gs_owner_link"):
+                st.caption("Opens this search with its Stop button, in another tab or on another device:")
+                st.code(owner_link(job, link), language=None, wrap_lines=True)
         p = state.progress
         if state.status == "queued":
             text = (f"Waiting for a free core: {_ordinal(state.place)} in line" if state.place
@@ -120,8 +128,11 @@ def page() -> None:
         time.sleep(0.4)
         st.rerun()
     elif state.status == "failed":
-        st.error(state.error, icon=":material/warning:")
+        st.error(plain(state.error), icon=":material/warning:")
     else:
+        if state.abandoned:
+            st.info("This search stopped because nobody was watching it; what finished is kept. Press **Run "
+                    "search** to carry on from there.")
         show_results(state.result, data=data)
 
 

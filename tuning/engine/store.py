@@ -402,8 +402,7 @@ class ExperimentStore:
         key = _signing_key(create=False)
         if key is None or not isinstance(signature, str) or not hmac.compare_digest(
                 _model_signature(key, exp_id, model).encode(), signature.encode("utf-8", "replace")):
-            how = ("it was stored without a signature" if signature is None
-                   else f"its signature does not match your key ({key_path()})")
+            how = "it was stored without a signature" if signature is None else "it is not signed with your key"
             return None, (f"The model of experiment {exp_id} was not loaded: {how}, so {self.path.name} was not "
                           "written by you on this machine, and loading someone else's model could run their code. "
                           "The results are shown; run the spec again to refit the model.")
