@@ -22,13 +22,19 @@ def _store_at(path: str) -> ExperimentStore:
     return ExperimentStore(path)
 
 
+def _usable_store() -> tuple[ExperimentStore | None, StoreError | None]:
+    try:
+        store = _store_at(str(default_store_path()))
+        store.check()  # it may have been damaged or made read-only since it was opened
+        return store, None
+    except StoreError as exc:
+        return None, exc
+
+
 def experiment_store() -> ExperimentStore | None:
     """The store every session shares (``$TUNING_STORE`` or ``~/.tuning-lab/experiments.sqlite``),
     or None when it is damaged, read-only or not a store: the app then works without history."""
-    try:
-        return _store_at(str(default_store_path()))
-    except StoreError:
-        return None
+    return _usable_store()[0]
 
 
 def store_problem(exc: StoreError | None = None) -> None:
@@ -36,12 +42,9 @@ def store_problem(exc: StoreError | None = None) -> None:
 
     A visitor of a hosted server is not shown the server's path; its log has the details.
     """
+    exc = exc or _usable_store()[1]
     if exc is None:
-        try:
-            _store_at(str(default_store_path()))
-            return
-        except StoreError as error:
-            exc = error
+        return
     log.warning("experiment history is off: %s", exc)
     if hosted_limits().enabled:
         st.warning("Experiment history is off on this server (its experiment store cannot be used). Searches "

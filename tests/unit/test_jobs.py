@@ -121,3 +121,13 @@ def test_a_search_never_runs_more_workers_than_its_queue_slots():
     assert len({f["worker"] for f in state.result.fits}) == 1  # a local Dask cluster of one worker, not 16
     state = SearchJob(spec, queue=CoreQueue(capacity=1)).wait(timeout=180)
     assert len({f["worker"] for f in state.result.fits}) == 1  # one loky worker (in-process), not 16
+
+
+def test_a_store_that_breaks_before_the_search_does_not_stop_it(tmp_path):
+    from tuning.engine.store import ExperimentStore
+
+    db = tmp_path / "store.sqlite"
+    store = ExperimentStore(db)
+    db.write_bytes(b"no longer a database" * 500)
+    state = SearchJob(SPEC, n_jobs=1, store=store).wait(timeout=60)
+    assert state.status == "finished" and state.result.fits_done == 12

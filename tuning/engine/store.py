@@ -264,6 +264,11 @@ class ExperimentStore:
         except sqlite3.Error as exc:
             raise self._problem(exc) from None
 
+    def check(self) -> None:
+        """Raise StoreError unless the file can still be read as a store (a cheap probe)."""
+        with self._connect() as db:
+            db.execute("SELECT id FROM experiments LIMIT 1").fetchall()
+
     # --- experiments -------------------------------------------------------------------
 
     def create(self, exp_id: str, spec: ExperimentSpec, dataset: dict[str, Any], fits_total: int) -> None:

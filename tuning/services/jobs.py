@@ -25,7 +25,7 @@ from typing import Any
 from tuning.engine.results import SearchResult
 from tuning.engine.search import Progress, run_search
 from tuning.engine.spec import ExperimentSpec
-from tuning.errors import TuningError
+from tuning.errors import StoreError, TuningError
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,14 @@ class SearchJob:
                     self._error = "the search was given up before it started: nobody was waiting for it any more"
                 return
         try:
-            result = run_search(self.spec, progress=self._on_progress, cancel=self._cancel, **options)
+            try:
+                result = run_search(self.spec, progress=self._on_progress, cancel=self._cancel, **options)
+            except StoreError as exc:  # the search matters more than keeping it: run it without history
+                if options.get("store") is None:
+                    raise
+                log.warning("running the search without the experiment store: %s", exc)
+                result = run_search(self.spec, progress=self._on_progress, cancel=self._cancel,
+                                    **{**options, "store": None})
         except TuningError as exc:
             error, result = str(exc), None
         except Exception:  # the one boundary of this thread: log it, tell the UI in one line
