@@ -26,7 +26,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
-def _require_browser() -> None:
+def require_browser() -> None:
     missing = None
     if not CHROMIUM.exists():
         missing = f"no Chromium at {CHROMIUM} (apt-get install chromium)"
@@ -41,13 +41,9 @@ def _require_browser() -> None:
         pytest.skip(missing)
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory, _signing_key_file: Path) -> Iterator[str]:
-    """Start `streamlit run app.py` headless on a free port; poll its health endpoint."""
-    _require_browser()
-    log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
-    env = {**os.environ, "TUNING_STORE": str(log_path.parent / "experiments.sqlite"),
-           "TUNING_KEY_FILE": str(_signing_key_file)}
+@contextlib.contextmanager
+def running_app(log_path: Path, env: dict[str, str]) -> Iterator[tuple[str, object]]:
+    """`streamlit run app.py` headless on a free port (three tries) with ``env``; yields its URL and process."""
     for _attempt in range(3):
         port = free_port()
         log = log_path.open("w")
@@ -55,10 +51,8 @@ def app_url(tmp_path_factory: pytest.TempPathFactory, _signing_key_file: Path) -
         if server is None:
             log.close()
             continue
-        url = f"http://127.0.0.1:{port}"
-        SERVER_STORES[url] = log_path.parent / "experiments.sqlite"
         try:
-            yield url
+            yield f"http://127.0.0.1:{port}", server
         finally:
             server.terminate()
             server.wait(timeout=20)
@@ -69,8 +63,20 @@ def app_url(tmp_path_factory: pytest.TempPathFactory, _signing_key_file: Path) -
 
 
 @pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory, _signing_key_file: Path) -> Iterator[str]:
+    """Start `streamlit run app.py` headless on a free port; poll its health endpoint."""
+    require_browser()
+    log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
+    env = {**os.environ, "TUNING_STORE": str(log_path.parent / "experiments.sqlite"),
+           "TUNING_KEY_FILE": str(_signing_key_file)}
+    with running_app(log_path, env) as (url, _):
+        SERVER_STORES[url] = log_path.parent / "experiments.sqlite"
+        yield url
+
+
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    _require_browser()
+    require_browser()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -86,6 +92,26 @@ def page(browser, app_url):
     page.set_default_timeout(90_000)
     yield page
     context.close()
+
+
+@pytest.fixture
+def new_page(browser):
+    """Make pages, each in a fresh browser context (a visitor of its own); ``new_page.requests`` keeps
+    every URL any of them requested."""
+    contexts, requests = [], []
+
+    def make():
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.on("request", lambda r: requests.append(r.url))
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(90_000)
+        return page
+
+    make.requests = requests
+    yield make
+    for context in contexts:
+        context.close()
 
 
 def wait_until_idle(page, timeout: float = 120_000) -> None:

@@ -3,7 +3,6 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import free_port
+from tests.processes import start_dask, stop
 from tuning.engine.cluster import TRUST_WARNING, cluster_status, connected
 from tuning.engine.search import run_search
 from tuning.errors import TuningError
@@ -20,48 +19,21 @@ ROOT = Path(__file__).resolve().parents[2]
 SMALL = {"dataset": "iris", "cv": 3, "param_grid": {"hidden_layer_sizes": [[4], [8]], "max_iter": [5, 20]}}
 LONGER = {"dataset": "digits", "cv": 3,
           "param_grid": {"hidden_layer_sizes": [[16], [32]], "max_iter": [30, 80], "learning_rate_init": [1e-3, 3e-3]}}
-DASK = [sys.executable, "-m", "dask"]  # the `dask` command of this Python, wherever its scripts are installed
 SCORES = ["mean_test_score", "std_test_score", "rank_test_score", "split0_test_score", "split2_test_score"]
-
-
-def _wait_for_port(port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"nothing listens on port {port}")
 
 
 @pytest.fixture
 def cluster(tmp_path):
     """A real `dask scheduler` and two `dask worker` processes on loopback."""
-    port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
     log = (tmp_path / "dask.log").open("w")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}  # as the README says: Tuning Lab importable everywhere
-    procs = {"scheduler": subprocess.Popen(
-        [*DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)}
-    _wait_for_port(port)
-    for name in ("w1", "w2"):
-        procs[name] = subprocess.Popen(
-            [*DASK, "worker", address, "--nthreads", "1", "--name", name, "--no-nanny", "--no-dashboard"],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+    address, procs = start_dask(["w1", "w2"], env, log)
     deadline = time.monotonic() + 60
     while len(cluster_status(address)["workers"]) < 2:
         assert time.monotonic() < deadline, "the workers did not join"
         time.sleep(0.3)
     yield address, procs
-    for proc in procs.values():
-        if proc.poll() is None:
-            proc.terminate()
-    for proc in procs.values():
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    stop(list(procs.values()))
     log.close()
 
 
