@@ -18,6 +18,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import tuning.engine.store as store_module
+from tests.app.test_experiments import _page
 from tuning.engine.search import run_search
 from tuning.engine.spec import parse_spec
 from tuning.engine.store import ExperimentStore
@@ -34,15 +35,6 @@ MARKUP = "[click](http://127.0.0.1:9/a) ![img](http://127.0.0.1:9/i.png) www.evi
 @pytest.fixture
 def hosted(monkeypatch):
     monkeypatch.setenv("TUNING_HOSTED", "1")
-
-
-def _page(page: str, **query) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.run()
-    at.switch_page(page)
-    for key, value in query.items():
-        at.query_params[key] = value
-    return at.run()
 
 
 def _messages(at: AppTest) -> list[str]:
