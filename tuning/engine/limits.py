@@ -42,14 +42,16 @@ class CapError(SpecError):
     link that would inflate further) and ``limit`` say by how much.
     """
 
-    def __init__(self, field: str, cap: str, value: float | None, limit: float, unit: str, fix: str) -> None:
+    def __init__(self, field: str, cap: str, value: float | None, limit: float, unit: str, fix: str,
+                 what: str = "") -> None:
         self.cap, self.value, self.limit = cap, value, limit
+        what = f"{what} " if what else ""
         if value is None:
-            problem = f"more than {_number(limit)} {unit}, the {cap} cap (not read any further)"
+            problem = f"{what}more than {_number(limit)} {unit}, the {cap} cap (not read any further)"
         else:
             ratio = value / limit if limit else math.inf
             over = f"{ratio:,.0f}×" if ratio >= 10 else f"{ratio:.1f}×"
-            problem = f"{_number(value)} {unit}, above the cap of {_number(limit)} (the {cap} cap; {over} over)"
+            problem = f"{what}{_number(value)} {unit}, above the cap of {_number(limit)} (the {cap} cap; {over} over)"
         super().__init__(field, problem, fix)
 
 
@@ -136,9 +138,9 @@ def _shape(spec: ExperimentSpec, data: Dataset | None) -> tuple[int, int, int] |
     return dataset_shape(spec.dataset)
 
 
-def _check(field: str, cap: str, value: float, limit: float | None, unit: str, fix: str) -> None:
+def _check(field: str, cap: str, value: float, limit: float | None, unit: str, fix: str, what: str = "") -> None:
     if limit is not None and value > limit:
-        raise CapError(field, cap, value, limit, unit, fix)
+        raise CapError(field, cap, value, limit, unit, fix, what)
 
 
 def check_search_costs(spec: ExperimentSpec, limits: SearchLimits, *, data: Dataset | None = None) -> SearchPlan:
@@ -174,9 +176,9 @@ def check_search_costs(spec: ExperimentSpec, limits: SearchLimits, *, data: Data
                "Use fewer units per layer")
         _check("cv", "folds × rows", spec.cv * rows, limits.max_fold_rows, "fold rows (cv × rows)",
                "Use fewer folds or fewer rows")
-    _check("param_grid", "epochs", plan.max_epochs_to_train, limits.max_epochs, "epochs to train",
+    _check("param_grid", "epochs", plan.max_epochs_to_train, limits.max_epochs, f"epochs ({plan.n_fits:,} fits)",
            "Use fewer values, smaller max_iter or fewer cv folds, or raise the cap (--max-epochs or "
-           "TUNING_MAX_EPOCHS)")
+           "TUNING_MAX_EPOCHS)", what="this search would train up to")
     if shape is not None and limits.max_work is not None:
         work = _training_work(plan, *shape)
         _check("param_grid", "training work", work, limits.max_work, "weight-row updates (epochs × rows × weights)",
