@@ -110,7 +110,7 @@ def test_a_csv_search_equals_gridsearchcv_with_the_same_pipeline():
 
 def test_a_class_smaller_than_the_folds_says_how_many_are_needed(tmp_path):
     path = tmp_path / "rare.csv"
-    rows = [f"{i},{'common' if i > 1 else 'rare'}" for i in range(20)]
+    rows = [f"{(i * 7) % 20},{'common' if i > 1 else 'rare'}" for i in range(20)]
     path.write_text("x,label\n" + "\n".join(rows) + "\n")
     with pytest.raises(SpecError, match=r"5 folds need at least 5 rows of every class, but class 'rare' .* has only 2"):
         run_search({"dataset": {"csv": str(path)}, "param_grid": {"max_iter": [5]}})
@@ -157,7 +157,7 @@ def test_infinite_or_overflowing_numbers_are_refused_naming_the_column(bad):
 
 
 def test_large_but_usable_numbers_still_load_as_numbers():
-    data = read_csv(_table([f"{i},{i * 5e98},{'ab'[i % 2]}" for i in range(20)]), name="t.csv")
+    data = read_csv(_table([f"{(i * 7) % 20},{i * 5e98},{'ab'[i % 2]}" for i in range(20)]), name="t.csv")
     assert data.report["numeric_columns"] == ["x", "z"]
 
 
@@ -213,3 +213,25 @@ def test_uploads_are_kept_for_a_day_after_their_last_use(tmp_path):
     assert save_upload(b"a,y\n3,0\n", "reused.csv", tmp_path) == reused  # uploaded again: a new day starts
     assert not old.exists() and recent.exists() and reused.exists()
     assert reused.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(("first_cell", "numbers", "dropped"), [
+    ('""', range(1, 31), True),           # R's write.csv: an unnamed column of row names 1..n
+    ("", range(30), True),                # pandas' to_csv: an unnamed index 0..n-1
+    ("row", range(1, 31), True),          # named, but still exactly the row number
+    ("row", [*range(2, 31), 1], False),   # the same numbers in another order are data
+    ("row", range(5, 35), False),         # ids that are not the row number are data
+])
+def test_a_row_number_column_is_dropped_and_said_so(first_cell, numbers, dropped):
+    lines = [f"{first_cell},size,label"] + [f"{n},{(i * 7) % 11},{'ab'[i % 2]}" for i, n in enumerate(numbers)]
+    data = read_csv("\n".join(lines).encode(), name="export.csv")
+    column = data.report["dropped_columns"].get("Unnamed: 0" if first_cell in ('""', "") else "row")
+    assert (column is not None) == dropped
+    if dropped:
+        assert "the row number" in column and data.feature_names == ["size"]
+
+
+def test_the_row_number_is_found_before_rows_without_a_target_are_dropped():
+    lines = ['"","x","label"'] + [f'"{i}",{(i * 3) % 7},{"" if i == 5 else "ab"[i % 2]}' for i in range(1, 21)]
+    data = read_csv("\n".join(lines).encode(), name="gaps.csv")
+    assert list(data.report["dropped_columns"]) == ["Unnamed: 0"] and data.n_samples == 19

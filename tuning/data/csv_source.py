@@ -143,6 +143,19 @@ def _looks_continuous(values: pd.Series) -> bool:
     return bool(fractional and distinct > 10) or distinct > max(20, 0.5 * len(numbers))
 
 
+def _row_number(series: pd.Series) -> str | None:
+    """``"1 to n"`` or ``"0 to n-1"`` when the column is exactly the row number, as R and pandas write it."""
+    numbers = _numeric(series)
+    if numbers is None or len(numbers) < 3 or numbers.isna().any():
+        return None
+    values = numbers.to_numpy()
+    n = len(values)
+    for first in (1, 0):
+        if np.array_equal(values, np.arange(first, first + n)):
+            return f"{first} to {first + n - 1}"
+    return None
+
+
 def _check_size(name: str, size: int, limits: CsvLimits) -> None:
     if size > limits.max_bytes:
         raise DataError(f"{name} is {size:,} bytes, above the limit of {limits.max_bytes:,}. Use a sample of the rows")
@@ -283,6 +296,9 @@ def read_csv(raw: bytes, *, name: str = "the file", target: str | None = None,
     elif target not in columns:
         raise DataError(f"{name} has no column {target!r}. Its columns are: {', '.join(map(repr, columns))}")
     frame = frame.mask(_missing_mask(frame).to_numpy(), np.nan)
+    # R's write.csv and pandas' to_csv start with the row names or index: the row number, not a feature
+    dropped = {c: f"the row number ({span}), as R and pandas write row names" for c in columns
+               if c != target and (span := _row_number(frame[c])) is not None}
 
     missing_target = int(frame[target].isna().sum())
     frame = frame[frame[target].notna()].reset_index(drop=True)
@@ -298,10 +314,10 @@ def read_csv(raw: bytes, *, name: str = "the file", target: str | None = None,
     if len(frame) < limits.min_rows:
         raise DataError(f"{name} has {len(frame)} usable rows; at least {limits.min_rows} are needed. Add rows")
 
-    numeric, categorical, dropped = [], [], {}
+    numeric, categorical = [], []
     features = {}
     for column in columns:
-        if column == target:
+        if column == target or column in dropped:
             continue
         values = frame[column]
         if values.isna().all():
