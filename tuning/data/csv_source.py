@@ -194,26 +194,38 @@ def remove_old_uploads(folder: str | Path | None = None, max_age: float = UPLOAD
     """Delete uploaded files not used for ``max_age`` seconds (a day by default); returns how many."""
     folder = Path(folder or upload_folder())
     removed, cutoff = 0, time.time() - max_age
-    for path in folder.glob("*.csv") if folder.is_dir() else ():
+    # <content hash>/<the user's file name>, and files kept as <stem>-<hash>.csv by earlier versions
+    for path in [*folder.glob("*/*"), *folder.glob("*.csv")] if folder.is_dir() else ():
         try:
             if path.is_file() and path.stat().st_mtime < cutoff:
                 path.unlink()
                 removed += 1
+                if path.parent != folder and not any(path.parent.iterdir()):
+                    path.parent.rmdir()
         except OSError:  # another process removed it first
             continue
     return removed
 
 
-def save_upload(raw: bytes, name: str, folder: str | Path | None = None) -> Path:
-    """Keep an uploaded file under a name made from its content, so a spec can point at it.
+def upload_file_name(name: str) -> str:
+    """The user's file name, made safe to keep on disk: no folders, no control or path characters."""
+    base = re.split(r"[\\/]", name)[-1]
+    safe = re.sub(r"[^\w .()+,-]+", "_", base).strip(" ._")[-120:].strip(" ._")
+    return safe or "upload.csv"
 
+
+def save_upload(raw: bytes, name: str, folder: str | Path | None = None) -> Path:
+    """Keep an uploaded file so that a spec can point at it: ``<folder>/<content hash>/<the user's file name>``.
+
+    The folder is named by the content, so the same bytes are kept once per name, and the
+    file keeps the name the user knows it by: messages, results and scripts show that name.
     Files are readable by this user only and removed a day after their last upload
     (:func:`remove_old_uploads` runs here).
     """
     folder = Path(folder or upload_folder())
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(name).stem)[:40] or "upload"
-    path = folder / f"{stem}-{hashlib.sha256(raw).hexdigest()[:16]}.csv"
+    path = folder / hashlib.sha256(raw).hexdigest()[:16] / upload_file_name(name)
+    path.parent.mkdir(exist_ok=True, mode=0o700)
     if path.exists():
         os.utime(path)  # in use again: kept for another day
     else:

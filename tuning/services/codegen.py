@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import json
 import textwrap
+from pathlib import PurePath
 from typing import Any
 
 from tuning.data import datasets
@@ -29,9 +30,13 @@ def _loading_code(spec: ExperimentSpec, data: Dataset | None) -> tuple[list[str]
         report = (data.report if data is not None else None) or {}
         encoding = "utf-8-sig" if report.get("encoding") == "utf-8" else report.get("encoding", "utf-8-sig")
         sep = {"comma": ",", "semicolon": ";", "tab": "\t"}[report.get("delimiter", "comma")]
+        file_name = PurePath(ds["csv"]).name
         code = f"""
+        # Your data: set CSV_FILE to where your copy of {file_name} is.
+        CSV_FILE = {file_name!r}
+
         # Read the table as Tuning Lab does: every cell as text, common missing markers as NaN.
-        df = pd.read_csv({ds['csv']!r}, sep={sep!r}, dtype=str, keep_default_na=False,
+        df = pd.read_csv(CSV_FILE, sep={sep!r}, dtype=str, keep_default_na=False,
                          skipinitialspace=True, encoding={encoding!r}, engine="python")
         df.columns = [str(c).strip() for c in df.columns]
         MISSING = {sorted(MISSING_MARKERS)!r}
