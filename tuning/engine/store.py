@@ -83,6 +83,16 @@ CREATE TABLE IF NOT EXISTS units (
 """
 
 
+def clean_tags(tags: Any) -> list[str]:
+    """Tags as kept: trimmed, no commas or line breaks, at most 30 characters each, 12 tags, no repeats."""
+    cleaned: list[str] = []
+    for tag in tags:
+        tag = " ".join(str(tag).replace(",", " ").split())[:30].strip()
+        if tag and tag not in cleaned:
+            cleaned.append(tag)
+    return cleaned[:12]
+
+
 def default_store_path() -> Path:
     """``$TUNING_STORE``, else ``~/.tuning-lab/experiments.sqlite``."""
     return Path(os.environ.get("TUNING_STORE") or Path.home() / ".tuning-lab" / "experiments.sqlite")
@@ -230,6 +240,8 @@ class ExperimentStore:
             columns = {row["name"] for row in db.execute("PRAGMA table_info(experiments)")}
             if "model_mac" not in columns:  # a store from before models were signed
                 db.execute("ALTER TABLE experiments ADD COLUMN model_mac TEXT")
+            if "tags" not in columns:  # a store from before experiments had tags
+                db.execute("ALTER TABLE experiments ADD COLUMN tags TEXT NOT NULL DEFAULT '[]'")
 
     def _problem(self, exc: sqlite3.Error) -> StoreError:
         """One message naming the file, what is wrong with it and what to do."""
@@ -442,6 +454,7 @@ class ExperimentStore:
                 dataset = json.loads(r["dataset"])
                 listed.append({
                     "id": str(r["id"]), "name": str(r["name"]), "note": str(r["note"]),
+                    "tags": [str(t) for t in json.loads(r["tags"])],
                     "dataset": str(dataset.get("name", "")), "status": str(status),
                     "fits_done": int(r["fits_done"]), "fits_total": int(r["fits_total"]),
                     "best_score": None if r["best_score"] is None else float(r["best_score"]),
@@ -452,14 +465,17 @@ class ExperimentStore:
                 raise self._damaged(f"experiment {r['id']!r}") from None
         return listed
 
-    def annotate(self, exp_id: str, *, name: str | None = None, note: str | None = None) -> None:
-        """Rename an experiment or change its note."""
+    def annotate(self, exp_id: str, *, name: str | None = None, note: str | None = None,
+                 tags: list[str] | None = None) -> None:
+        """Rename an experiment, change its note or its tags (see :func:`clean_tags`)."""
         self._require(exp_id)
         with self._connect() as db:
             if name is not None:
                 db.execute("UPDATE experiments SET name = ? WHERE id = ?", (name.strip()[:120], exp_id))
             if note is not None:
                 db.execute("UPDATE experiments SET note = ? WHERE id = ?", (note.strip()[:2000], exp_id))
+            if tags is not None:
+                db.execute("UPDATE experiments SET tags = ? WHERE id = ?", (json.dumps(clean_tags(tags)), exp_id))
 
     def delete(self, exp_id: str) -> None:
         """Delete an experiment and every fit it kept."""
