@@ -11,7 +11,9 @@ equal ``GridSearchCV``'s.
 from __future__ import annotations
 
 import json
+import math
 import os
+import statistics
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -19,7 +21,9 @@ from typing import Any
 from sklearn.model_selection import ParameterGrid
 from sklearn.neural_network import MLPClassifier
 
+from tuning.data.dataset import Dataset
 from tuning.engine.spec import ExperimentSpec
+from tuning.engine.throughput import Throughput, workers_running
 from tuning.errors import SpecError
 
 STOCHASTIC_SOLVERS = ("adam", "sgd")
@@ -155,16 +159,146 @@ def plan_search(spec: ExperimentSpec, *, max_epochs: int | None = None) -> Searc
     return plan
 
 
-def estimate_seconds(plan: SearchPlan, *, n_samples: int, n_features: int, n_classes: int, n_jobs: int) -> float:
-    """A rough wall-time estimate (calibrated on 2 cores with ``bench/bench_engine.py``).
+@dataclass(frozen=True)
+class Estimate:
+    """How long a search should take on this machine, in seconds, with a range.
 
-    Cost per epoch ≈ training rows × weights × 7e-10 s, plus 0.3 ms of per-epoch
-    overhead; spread over the workers, plus a second to start them.
+    ``startup`` is the part spent starting worker processes (0 when they already run),
+    ``training`` the rest (the units of work spread over the workers, then the refit).
     """
-    n_train = n_samples * (plan.n_splits - 1) / plan.n_splits
-    outputs = 1 if n_classes == 2 else n_classes
-    total = 0.0
-    for t in plan.trajectories:
-        total += t.max_iter * plan.n_splits * (n_train * t.n_weights(n_features, outputs) * 7e-10 + 3e-4)
-    workers = max(1, min(n_jobs, len(plan.trajectories) * plan.n_splits))
-    return 1.0 + total / workers
+
+    startup: float
+    training: float
+    low: float
+    high: float
+
+    @property
+    def seconds(self) -> float:
+        return self.startup + self.training
+
+    def describe(self) -> str:
+        """``~1.2 s (0.8–1.8 s)``, ``~8 s (6–12 s)``, ``~3 min (2–5 min)``, or ``under 1 s``."""
+        if self.high < 1:
+            return "under 1 s"
+        if self.high < 10:
+            return f"~{self.seconds:.1f} s ({self.low:.1f}–{self.high:.1f} s)"
+        if self.seconds < 90:
+            return f"~{self.seconds:.0f} s ({self.low:.0f}–{self.high:.0f} s)"
+        return f"~{self.seconds / 60:.0f} min ({self.low / 60:.0f}–{self.high / 60:.0f} min)"
+
+    def explain(self) -> str:
+        start = (f"{self.startup:.0f} s to start the worker processes, then " if self.startup >= 0.5
+                 else "workers already running, ")
+        return (f"From this machine's measured training speed: {start}{self.training:.0f} s of training. "
+                "Runs that stop early (tol, early stopping) take less; other work on the machine, more.")
+
+
+RANGE = (0.7, 1.5)  # what the bench measured actual times to fall within, relative to the estimate
+
+
+def _input_width(data: Dataset) -> int:
+    """Columns the network sees: one-hot encoding widens each categorical column to its categories."""
+    if not data.categorical_columns:
+        return data.n_features
+    return len(data.numeric_columns or []) + sum(int(data.X[c].nunique()) for c in data.categorical_columns)
+
+
+def _unit_seconds(t: Trajectory, throughput: Throughput, *, rows: float, scored_rows: float, width: int,
+                  outputs: int, epochs: float, table: bool, scores: int) -> float:
+    params = {**_MLP_DEFAULTS, **t.params}
+    if params["early_stopping"] and params["solver"] in STOCHASTIC_SOLVERS:
+        rows *= 1 - params["validation_fraction"]
+    if params["solver"] == "lbfgs":
+        batches = 1.0  # one full-batch step per iteration
+    else:
+        batch = min(200, rows) if params["batch_size"] == "auto" else min(int(params["batch_size"]), rows)
+        batches = math.ceil(rows / max(batch, 1))
+    sizes = params["hidden_layer_sizes"]
+    sizes = list(sizes) if isinstance(sizes, (list, tuple)) else [sizes]
+    weights = t.n_weights(width, outputs) + sum(sizes) + outputs
+    return throughput.unit_seconds(epochs=epochs, batches=batches, layers=len(sizes) + 1, rows=rows,
+                                   weights=weights, scores=scores, scored_rows=scored_rows, table=table)
+
+
+def _makespan(costs: list[float], workers: int) -> float:
+    """Finishing time of ``costs`` handed out longest first to the least-loaded of ``workers``."""
+    loads = [0.0] * max(1, workers)
+    for cost in sorted(costs, reverse=True):
+        loads[loads.index(min(loads))] += cost
+    return max(loads)
+
+
+def estimate_search(
+    plan: SearchPlan,
+    data: Dataset,
+    *,
+    n_jobs: int,
+    throughput: Throughput,
+    workers_ready: bool | None = None,
+    refit: bool = True,
+    machine_load: float = 0.0,
+) -> Estimate:
+    """Wall time of a search from this machine's measured throughput.
+
+    Parameters
+    ----------
+    plan : SearchPlan
+    data : Dataset
+        Its rows, input width (after one-hot encoding) and classes size each network.
+    n_jobs : int
+        Workers, as the search will use them (-1: every core).
+    throughput : Throughput
+        This machine's measured speed (:func:`tuning.engine.throughput.machine_throughput`).
+    workers_ready : bool, optional
+        Whether worker processes already run; checked on joblib's pool when omitted.
+    refit : bool, default=True
+        Whether the best candidate is refitted on all the data afterwards.
+    machine_load : float, default=0
+        Other processes busy on the machine (see :func:`tuning.engine.throughput.machine_load_now`):
+        they share the cores with the workers.
+    """
+    cores = os.cpu_count() or 1
+    n_jobs = cores if n_jobs < 0 else max(1, n_jobs)
+    n = data.n_samples
+    rows = n * (plan.n_splits - 1) / plan.n_splits
+    outputs = 1 if len(data.class_names) <= 2 else len(data.class_names)
+    shape = {"width": _input_width(data), "outputs": outputs, "table": bool(data.categorical_columns)}
+    costs = [_unit_seconds(t, throughput, rows=rows, scored_rows=len(t.checkpoints) * n, epochs=t.max_iter,
+                           scores=2 * len(t.checkpoints), **shape)
+             for t in plan.trajectories for _ in range(plan.n_splits)]
+    workers = min(n_jobs, cores, len(costs))
+    # CPU seconds become wall seconds: the workers share the cores with whatever else runs
+    training = _makespan(costs, workers) * max(1.0, (workers + machine_load) / cores)
+    training += throughput.per_search * max(1.0, (1 + machine_load) / cores)
+    if refit and plan.trajectories:
+        refits = sorted(_unit_seconds(t, throughput, rows=n, scored_rows=0, epochs=statistics.median(t.checkpoints),
+                                      scores=0, **shape) for t in plan.trajectories)
+        training += statistics.median(refits) * max(1.0, (1 + machine_load) / cores)
+    if workers_ready is None:
+        workers_ready = workers_running(n_jobs)
+    startup = 0.0
+    if not workers_ready and n_jobs > 1:
+        startup = throughput.worker_start * max(1.0, (n_jobs + machine_load) / cores)
+    total = startup + training
+    return Estimate(startup=startup, training=training, low=RANGE[0] * total, high=RANGE[1] * total)
+
+
+def describe_progress(estimate: Estimate, *, elapsed: float, done: float, fits_done: int, fits_total: int,
+                      workers: int) -> tuple[float, str]:
+    """The progress bar's fraction and text for a running search, from its first second.
+
+    While no unit of work has finished and the workers are still expected to be starting,
+    the bar moves with the clock through the start-up's share of the estimate. Then it
+    shows the epochs done, or the time spent against the estimate when that is further
+    along (units finish in steps), but never full before the search is.
+    """
+    total = max(estimate.seconds, 1e-6)
+    by_time = min(elapsed / total, 0.95)
+    startup_share = estimate.startup / total
+    if fits_done == 0 and elapsed < estimate.startup:
+        fraction = min(by_time, startup_share)
+        return fraction, f"Starting {workers} worker processes… {elapsed:.0f} s (about {estimate.startup:.0f} s here)"
+    fraction = max(startup_share + done * (1 - startup_share), min(by_time, 0.95))
+    left = estimate.seconds - elapsed
+    when = f"about {left:.0f} s left" if left >= 1 else "taking longer than estimated"
+    return min(fraction, 1.0), f"{fits_done} / {fits_total} fits · {elapsed:.0f} s · {when}"
