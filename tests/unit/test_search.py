@@ -10,8 +10,9 @@ from sklearn.model_selection import GridSearchCV
 from threadpoolctl import threadpool_limits
 
 from tuning.data.datasets import load_dataset
-from tuning.engine.search import run_search, sklearn_equivalent
+from tuning.engine.search import partial_result, run_search, sklearn_equivalent
 from tuning.engine.spec import parse_spec
+from tuning.engine.store import ExperimentStore
 from tuning.errors import SearchFailed, SpecError
 
 SPECS = {
@@ -159,3 +160,23 @@ def test_all_fits_failing_is_one_clear_error():
             "param_grid": {"max_iter": [3]}}
     with pytest.raises(SearchFailed, match=r"all 3 fits failed; the first error was: ValueError: "):
         run_search(spec, n_jobs=1)
+
+
+def test_the_result_so_far_of_a_running_search_has_what_its_finished_units_found(tmp_path):
+    spec = parse_spec({"dataset": "iris", "cv": 3, "param_grid": {"hidden_layer_sizes": [[2], [8]],
+                                                                   "max_iter": [5, 20]}})
+    store = ExperimentStore(tmp_path / "runs.sqlite")
+    data = load_dataset(spec.dataset)
+    finished = run_search(spec, n_jobs=1, store=store, data=data, refit=False)
+    units = store.units(finished.experiment_id)
+    so_far = partial_result(spec, data, [u for u in units if u.unit != units[-1].unit])  # one unit still to come
+    done = {r.candidate for u in units[:-1] for r in u.records}
+    waiting = {r.candidate for r in units[-1].records}
+    for c in range(len(so_far.curves)):
+        complete = all(f is not None for f in so_far.curves[c]["folds"])
+        assert complete == (c not in waiting)
+        if complete:
+            assert so_far.cv_results["mean_test_score"][c] == finished.cv_results["mean_test_score"][c]
+        else:
+            assert np.isnan(so_far.cv_results["mean_test_score"][c]) and c in done | waiting
+    assert so_far.status == "cancelled" and so_far.fits_done == finished.fits_done - len(units[-1].records)

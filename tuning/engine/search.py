@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 import threading
 import time
 import warnings
@@ -325,6 +326,17 @@ def run_search(
         if store is not None and finished:
             store.finish(exp_id, result)
     return result
+
+
+def partial_result(spec: ExperimentSpec | dict[str, Any], data: Dataset, units: list[UnitResult]) -> SearchResult:
+    """What the finished ``units`` of a search add up to so far (read from the store while it runs).
+
+    Candidates whose folds have not all finished score NaN and rank last; the status is "cancelled".
+    """
+    spec = parse_spec(spec)
+    plan = plan_search(spec, max_epochs=sys.maxsize)  # the search checked its cap before it started
+    return _assemble(spec, plan, data, _Collected(list(units)), finished=False, exp_id=None,
+                     started=time.perf_counter())
 
 
 def _assemble(spec: ExperimentSpec, plan: SearchPlan, data: Dataset, collected: _Collected, *,
