@@ -32,7 +32,7 @@ from tuning.data.datasets import load_dataset
 from tuning.data.pipeline import make_pipeline, make_preprocessor
 from tuning.engine.cluster import dask_backend
 from tuning.engine.limits import SearchLimits, check_search_costs
-from tuning.engine.plan import SearchPlan, Trajectory
+from tuning.engine.plan import SearchPlan, Trajectory, plan_search
 from tuning.engine.results import SearchResult, build_cv_results
 from tuning.engine.spec import ExperimentSpec, parse_spec
 from tuning.engine.store import ExperimentStore, experiment_id
