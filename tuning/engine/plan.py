@@ -10,10 +10,11 @@ equal ``GridSearchCV``'s.
 
 from __future__ import annotations
 
-import json
 import math
+import numbers
 import os
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -38,21 +39,25 @@ class Trajectory:
     Parameters
     ----------
     params : dict
-        ``MLPClassifier`` parameters of the run (fixed ones merged with the grid's),
-        with ``max_iter`` the largest of its candidates.
+        The run's parameters (a candidate's, with ``max_iter`` the largest of its
+        candidates), in the same form as the candidates they were planned from.
     candidates : tuple of int
         Indices into the plan's candidate list.
     checkpoints : tuple of int
         ``checkpoints[i]`` is the ``max_iter`` of ``candidates[i]``.
+    hidden_layer_sizes : tuple of int
+        The network's layers, for the cost.
     """
 
     params: dict[str, Any]
     candidates: tuple[int, ...]
-    checkpoints: tuple[int, ...]
+    checkpoints: tuple[Any, ...]
+    hidden_layer_sizes: tuple[int, ...] = tuple(_MLP_DEFAULTS["hidden_layer_sizes"])
 
     @property
     def max_iter(self) -> int:
-        return max(self.checkpoints)
+        """Epochs the run trains at most (0 when it is not a network with a valid ``max_iter``)."""
+        return max((c for c in self.checkpoints if _is_int(c)), default=0)
 
     def cost(self) -> float:
         """Relative training cost: epochs times the weights updated per sample."""
@@ -61,8 +66,9 @@ class Trajectory:
 
     def n_weights(self, n_features: int, n_outputs: int) -> int:
         """Weights of the network for this input and output width."""
-        sizes = self.params.get("hidden_layer_sizes", _MLP_DEFAULTS["hidden_layer_sizes"])
+        sizes = self.hidden_layer_sizes
         sizes = list(sizes) if isinstance(sizes, (list, tuple)) else [sizes]
+        sizes = [s for s in sizes if _is_int(s)]
         return sum(a * b for a, b in pairwise([n_features, *sizes, n_outputs]))
 
 
@@ -87,7 +93,7 @@ class SearchPlan:
     @property
     def max_epochs_gridsearchcv(self) -> int:
         """Epochs a plain ``GridSearchCV`` trains at most for the same grid."""
-        return sum(sum(t.checkpoints) for t in self.trajectories) * self.n_splits
+        return sum(sum(c for c in t.checkpoints if _is_int(c)) for t in self.trajectories) * self.n_splits
 
     def summary(self) -> dict[str, int]:
         return {
@@ -99,54 +105,81 @@ class SearchPlan:
         }
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def _resolved(params: dict[str, Any], name: str) -> Any:
     return params.get(name, _MLP_DEFAULTS[name])
 
 
 def can_share_training(params: dict[str, Any]) -> bool:
-    """Whether runs with these parameters can be checkpointed at smaller ``max_iter``.
+    """Whether runs with these ``MLPClassifier`` parameters can be checkpointed at smaller ``max_iter``.
 
-    It needs a stochastic solver (``lbfgs`` hands ``max_iter`` to SciPy) and an
-    integer ``random_state`` (otherwise two fits never start from the same weights).
+    It needs a stochastic solver (``lbfgs`` hands ``max_iter`` to SciPy), an integer
+    ``random_state`` (otherwise two fits never start from the same weights) and an
+    integer ``max_iter``.
     """
-    random_state = _resolved(params, "random_state")
-    return (_resolved(params, "solver") in STOCHASTIC_SOLVERS
-            and isinstance(random_state, int) and not isinstance(random_state, bool))
+    return (_resolved(params, "solver") in STOCHASTIC_SOLVERS and _is_int(_resolved(params, "random_state"))
+            and _is_int(_resolved(params, "max_iter")))
 
 
-def plan_search(spec: ExperimentSpec, *, max_epochs: int | None = None) -> SearchPlan:
-    """List the candidates and group them into shared trajectories.
+def _frozen(value: Any) -> Any:
+    """A hashable stand-in for a parameter value that tells apart what a fit tells apart, else None."""
+    if value is None or isinstance(value, (str, bool, numbers.Number)):
+        return (type(value).__name__, value)
+    if isinstance(value, (list, tuple)):
+        items = tuple(_frozen(v) for v in value)
+        return None if None in items else (type(value).__name__, items)
+    return None  # estimators, arrays, callables...: never shared
+
+
+def group_candidates(
+    candidates: list[dict[str, Any]], *, max_iter_key: str, network: Callable[[dict[str, Any]], dict[str, Any] | None],
+) -> list[Trajectory]:
+    """Group candidates that differ only in ``max_iter_key`` into shared trajectories.
 
     Parameters
     ----------
-    spec : ExperimentSpec
-    max_epochs : int, optional
-        Refuse plans that would train more epochs than this. Defaults to the
-        environment variable ``TUNING_MAX_EPOCHS`` or 200,000.
-
-    Raises
-    ------
-    SpecError
-        When the plan is larger than the cap.
+    candidates : list of dict
+        In ``ParameterGrid`` order, in whatever form the estimator takes them (``alpha``
+        or ``mlp__alpha``).
+    max_iter_key : str
+        The key that sets the network's ``max_iter`` in that form.
+    network : callable
+        The ``MLPClassifier`` parameters a candidate resolves to, or None when its final
+        estimator is not an ``MLPClassifier`` (it is then fitted alone).
     """
-    candidates = [dict(c) for c in ParameterGrid(spec.param_grid)]
-    groups: dict[str, list[tuple[int, int, dict[str, Any]]]] = {}
+    groups: dict[Any, list[tuple[int, Any, dict[str, Any], dict[str, Any] | None]]] = {}
     for index, candidate in enumerate(candidates):
-        params = {**spec.estimator, **candidate}
-        max_iter = int(_resolved(params, "max_iter"))
-        shared = {k: v for k, v in params.items() if k != "max_iter"}
-        key = json.dumps(shared, sort_keys=True) if can_share_training(params) else f"alone:{index}"
-        groups.setdefault(key, []).append((index, max_iter, shared))
+        mlp = network(candidate)
+        key: Any = ("alone", index)
+        if mlp is not None and can_share_training(mlp):
+            frozen = [(k, _frozen(v)) for k, v in sorted(candidate.items()) if k != max_iter_key]
+            if all(f is not None for _, f in frozen):
+                key = ("shared", tuple(frozen))
+        max_iter = _resolved(mlp, "max_iter") if mlp is not None else 0
+        groups.setdefault(key, []).append((index, max_iter, candidate, mlp))
     trajectories = []
-    for members in groups.values():
+    for key, members in groups.items():
         checkpoints = tuple(m[1] for m in members)
+        params = dict(members[0][2])
+        if key[0] == "shared":
+            params[max_iter_key] = max(checkpoints)
+        mlp = members[0][3] or {}
+        sizes = _resolved(mlp, "hidden_layer_sizes") if mlp else ()
         trajectories.append(Trajectory(
-            params={**members[0][2], "max_iter": max(checkpoints)},
-            candidates=tuple(m[0] for m in members),
-            checkpoints=checkpoints,
+            params=params, candidates=tuple(m[0] for m in members), checkpoints=checkpoints,
+            hidden_layer_sizes=tuple(sizes) if isinstance(sizes, (list, tuple)) else (sizes,),
         ))
-    plan = SearchPlan(candidates, trajectories, spec.cv)
+    return trajectories
 
+
+def check_epoch_cap(plan: SearchPlan, max_epochs: int | None = None) -> None:
+    """Refuse a plan that would train more epochs than the cap, before any fitting.
+
+    The cap is ``max_epochs``, else the environment variable ``TUNING_MAX_EPOCHS``, else 200,000.
+    """
     cap = max_epochs if max_epochs is not None else int(os.environ.get("TUNING_MAX_EPOCHS", DEFAULT_MAX_EPOCHS))
     if plan.max_epochs_to_train > cap:
         raise SpecError(
@@ -156,6 +189,30 @@ def plan_search(spec: ExperimentSpec, *, max_epochs: int | None = None) -> Searc
             "Use fewer values, smaller max_iter or fewer cv folds, "
             "or raise the cap (--max-epochs or TUNING_MAX_EPOCHS)",
         )
+
+
+def plan_search(spec: ExperimentSpec, *, max_epochs: int | None = None) -> SearchPlan:
+    """List the candidates and group them into shared trajectories.
+
+    Trajectory parameters are ``MLPClassifier`` parameters: the spec's fixed ones merged
+    with the candidate's.
+
+    Parameters
+    ----------
+    spec : ExperimentSpec
+    max_epochs : int, optional
+        Refuse plans that would train more epochs than this (see :func:`check_epoch_cap`).
+
+    Raises
+    ------
+    SpecError
+        When the plan is larger than the cap.
+    """
+    candidates = [dict(c) for c in ParameterGrid(spec.param_grid)]
+    merged = [{**spec.estimator, **c} for c in candidates]
+    trajectories = group_candidates(merged, max_iter_key="max_iter", network=lambda params: params)
+    plan = SearchPlan(candidates, trajectories, spec.cv)
+    check_epoch_cap(plan, max_epochs)
     return plan
 
 

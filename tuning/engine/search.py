@@ -13,18 +13,20 @@ import threading
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import sklearn
-from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import StratifiedKFold
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import GridSearchCV, check_cv
+from sklearn.model_selection._validation import _warn_or_raise_about_fit_failures
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
+from sklearn.utils.parallel import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
 from tuning.data.dataset import Dataset
@@ -33,20 +35,13 @@ from tuning.data.pipeline import make_pipeline, make_preprocessor
 from tuning.engine.cluster import dask_backend
 from tuning.engine.limits import SearchLimits, check_search_costs
 from tuning.engine.plan import SearchPlan, Trajectory, plan_search
-from tuning.engine.results import SearchResult, build_cv_results
+from tuning.engine.results import SearchResult, build_cv_results, fit_and_score_outputs
 from tuning.engine.spec import ExperimentSpec, parse_spec
 from tuning.engine.store import ExperimentStore, experiment_id
 from tuning.engine.training import FitRecord, UnitResult, fit_trajectory
-from tuning.errors import DataError, SearchFailed, SpecError, TuningError
+from tuning.errors import DataError, SearchFailed, SpecError, TuningError, sentence
 
 log = logging.getLogger(__name__)
-
-# Scorers that only make sense for two classes, with what to use for more.
-_BINARY_ONLY_SCORERS = {
-    "f1": "f1_macro", "precision": "precision_macro", "recall": "recall_macro",
-    "jaccard": "jaccard_macro", "roc_auc": "roc_auc_ovr", "average_precision": "accuracy",
-    "neg_brier_score": "neg_log_loss", "matthews_corrcoef": "matthews_corrcoef",
-}
 
 
 @dataclass(frozen=True)
@@ -66,7 +61,9 @@ class Progress:
 
 
 @dataclass(frozen=True)
-class _Unit:
+class Unit:
+    """One trajectory on one fold: the unit of work."""
+
     index: int
     trajectory: Trajectory
     fold: int
@@ -99,56 +96,58 @@ def sklearn_equivalent(
 
 
 def check_data_fits_spec(spec: ExperimentSpec, data: Dataset) -> None:
-    """Refuse, before any fitting, a spec that cannot work on this data."""
-    smallest = min(data.class_counts)
-    if spec.cv > smallest:
-        name = data.class_names[data.class_counts.index(smallest)]
-        raise SpecError("cv", f"{spec.cv} folds need at least {spec.cv} rows of every class, but class "
-                        f"{name!r} of {data.name} has only {smallest}",
-                        f"Use cv={max(2, smallest)} or fewer" if smallest >= 2 else "Add rows of that class")
-    n_classes = len(data.class_names)
-    if n_classes > 2 and spec.scoring in _BINARY_ONLY_SCORERS:
-        raise SpecError("scoring", f"{spec.scoring!r} needs two classes, but {data.name} has {n_classes}",
-                        f"Use e.g. {_BINARY_ONLY_SCORERS[spec.scoring]!r}")
-    if n_classes < 2:
+    """Refuse, before any fitting, data no classifier can be cross-validated on."""
+    if len(data.class_names) < 2:
         raise DataError(f"{data.name} has a single class; a classifier needs at least two")
 
 
-def _units(plan: SearchPlan) -> list[_Unit]:
-    """Every (trajectory, fold), the costliest first, so that two workers finish together."""
-    units = [_Unit(i * plan.n_splits + fold, t, fold)
-             for i, t in enumerate(plan.trajectories) for fold in range(plan.n_splits)]
+def split_folds(spec: ExperimentSpec, data: Dataset) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The folds ``GridSearchCV(cv=spec.cv)`` splits a classifier's data into.
+
+    scikit-learn's warnings (a class with fewer rows than folds) are warnings here too;
+    what it refuses (more folds than rows of every class) is a :class:`SpecError`.
+    """
+    try:
+        return list(check_cv(spec.cv, data.y, classifier=True).split(data.X, data.y))
+    except ValueError as exc:  # StratifiedKFold refuses only when every class is smaller than cv
+        largest = max(data.class_counts)
+        raise SpecError("cv", f"{spec.cv} folds need at least {spec.cv} rows of one class, but no class of "
+                        f"{data.name} has more than {largest} (scikit-learn: {sentence(exc)})",
+                        f"Use cv={largest} or fewer" if largest >= 2 else "Add rows") from None
+
+
+def units_of(trajectories: list[Trajectory], n_splits: int) -> list[Unit]:
+    """Every (trajectory, fold), the costliest first, so that the workers finish together."""
+    units = [Unit(i * n_splits + fold, t, fold) for i, t in enumerate(trajectories) for fold in range(n_splits)]
     return sorted(units, key=lambda u: -u.trajectory.cost())
 
 
-def _run_units(
-    spec: ExperimentSpec,
-    data: Dataset,
-    units: list[_Unit],
+def evaluate_units(
+    units: list[Unit],
+    task: Callable[[Unit], Any],
+    *,
     n_jobs: int | None,
     on_unit: Callable[[UnitResult], None],
-    cancel: threading.Event | None,
+    cancel: threading.Event | None = None,
+    pre_dispatch: int | str = "2*n_jobs",
     scheduler: str | None = None,
+    scatter: Iterable[Any] = (),
 ) -> bool:
-    """Evaluate every unit; return False when cancelled (finished units are kept)."""
-    folds = list(StratifiedKFold(n_splits=spec.cv).split(data.X, data.y))
-    preprocessor = make_preprocessor(data, spec.preprocess)
+    """Evaluate every unit in parallel, handing each result to ``on_unit`` as it finishes.
 
-    def tasks(todo: list[_Unit]) -> Iterator[Any]:
-        for u in todo:
-            yield delayed(fit_trajectory)(
-                data.X, data.y, folds[u.fold][0], folds[u.fold][1],
-                params=u.trajectory.params, candidates=u.trajectory.candidates,
-                checkpoints=u.trajectory.checkpoints, preprocessor=preprocessor,
-                scoring=spec.scoring, fold=u.fold, unit=u.index,
-            )
+    This is the one evaluation loop: :func:`run_search` and ``tuning.GridSearchCV`` both
+    run their units of work through it. ``task(unit)`` makes the ``delayed`` call.
 
-    if scheduler is None:  # loky processes, longest units first
-        parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered", batch_size=1, pre_dispatch="2*n_jobs")
-        return _consume(parallel(tasks(units)), on_unit, cancel)
+    Without ``scheduler`` the units run on joblib's active backend (loky processes, or a
+    backend the caller chose with ``joblib.parallel_backend``). With a Dask scheduler
+    address, everything in ``scatter`` goes to the workers once, and the units a dying
+    worker had not finished run again (up to 3 times). Returns False when cancelled
+    (finished units are kept).
+    """
+    if scheduler is None:
+        parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered", batch_size=1, pre_dispatch=pre_dispatch)
+        return _consume(parallel(task(u) for u in units), on_unit, cancel)
 
-    # On a cluster: everything sizeable goes to the workers once. A worker that dies can take data or
-    # tasks with it; the units it had not finished run again (finished ones are kept), up to 3 times.
     done: set[int] = set()
 
     def on_cluster_unit(unit: UnitResult) -> None:
@@ -156,20 +155,19 @@ def _run_units(
         on_unit(unit)
 
     local_workers = n_jobs if n_jobs and n_jobs > 0 else None  # for scheduler="local"
-    shared = [data.X, data.y, *(index for fold in folds for index in fold)]
     for attempt in range(1, 4):
         todo = [u for u in units if u.index not in done]
         try:
-            with dask_backend(scheduler, scatter=shared, n_workers=local_workers):
+            with dask_backend(scheduler, scatter=list(scatter), n_workers=local_workers):
                 parallel = Parallel(n_jobs=-1, return_as="generator_unordered", batch_size=1)
-                return _consume(parallel(tasks(todo)), on_cluster_unit, cancel)
+                return _consume(parallel(task(u) for u in todo), on_cluster_unit, cancel)
         except TuningError:
             raise
         except Exception as exc:
             if attempt == 3:
-                raise TuningError(f"the Dask cluster at {scheduler} kept failing ({type(exc).__name__}: {exc}); "
-                                  f"{len(done)} of {len(units)} units finished and are kept. Run again to "
-                                  "resume, with the experiment store") from None
+                raise TuningError(f"the Dask cluster at {scheduler} kept failing ({type(exc).__name__}: "
+                                  f"{sentence(exc)}); {len(done)} of {len(units)} units finished and are kept. Run "
+                                  "again to resume, with the experiment store") from None
             log.warning("Dask failure (%s: %s); running the %d unfinished units again",
                         type(exc).__name__, exc, len(units) - len(done))
     return True
@@ -191,12 +189,13 @@ def _consume(outputs: Any, on_unit: Callable[[UnitResult], None], cancel: thread
     return True
 
 
-def _curves(plan: SearchPlan, records: list[FitRecord]) -> list[dict[str, Any]]:
+def curves_of(candidates: list[dict[str, Any]], n_splits: int, records: list[FitRecord]) -> list[dict[str, Any]]:
+    """Per candidate, per fold: the loss curve, validation scores, epochs run and convergence."""
     by_key = {(r.candidate, r.fold): r for r in records}
     curves = []
-    for index, params in enumerate(plan.candidates):
+    for index, params in enumerate(candidates):
         folds = []
-        for fold in range(plan.n_splits):
+        for fold in range(n_splits):
             r = by_key.get((index, fold))
             folds.append(None if r is None else {
                 "loss_curve": r.loss_curve, "validation_scores": r.validation_scores,
@@ -242,7 +241,8 @@ def run_search(
         Set it (from any thread) to stop after the unit of work in progress; the
         result then has ``status="cancelled"`` and keeps every finished fit.
     refit : bool, default=True
-        Refit the best candidate on all the data into ``result.best_estimator``.
+        Refit the best candidate on all the data into ``result.best_estimator``. When that
+        fit fails, ``result.refit_error`` says why and the rest of the result stands.
     max_epochs : int, optional
         Refuse searches that would train more epochs (see :func:`tuning.engine.plan.plan_search`).
     limits : SearchLimits, optional
@@ -264,6 +264,8 @@ def run_search(
     Returns
     -------
     SearchResult
+        Scores, NaNs and the best candidate exactly as ``GridSearchCV(error_score=np.nan,
+        return_train_score=True)`` reports them; ``warnings`` lists what it warned about.
 
     Raises
     ------
@@ -279,10 +281,16 @@ def run_search(
         if "csv" in spec.dataset:  # now the table's size is known too
             plan = check_search_costs(spec, limits, data=data)
     check_data_fits_spec(spec, data)
+    with warnings.catch_warnings(record=True) as split_warnings:
+        warnings.simplefilter("always")
+        folds = split_folds(spec, data)
+    for w in split_warnings:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     started = time.perf_counter()
-    units = _units(plan)
+    units = units_of(plan.trajectories, plan.n_splits)
     planned_epochs = {u.index: u.trajectory.max_iter for u in units}
     collected = _Collected()
+    notes = [str(w.message) for w in split_warnings]
 
     def report(last_params: dict[str, Any] | None = None) -> None:
         if progress is not None:
@@ -292,6 +300,9 @@ def run_search(
                 epochs_total=plan.max_epochs_to_train,
                 elapsed=time.perf_counter() - started, last_params=last_params,
             ))
+
+    def assemble(finished: bool) -> SearchResult:
+        return _assemble(spec, plan, data, collected, finished=finished, exp_id=exp_id, started=started, notes=notes)
 
     exp_id = None
     if store is not None:
@@ -304,7 +315,7 @@ def run_search(
             collected = _Collected(store.units(exp_id))
             report()
             if cancel is not None and cancel.is_set():
-                return _assemble(spec, plan, data, collected, finished=False, exp_id=exp_id, started=started)
+                return assemble(finished=False)
             time.sleep(follow_interval)
         collected = _Collected(store.units(exp_id))
 
@@ -314,14 +325,34 @@ def run_search(
         collected.units.append(unit)
         report(plan.candidates[unit.records[-1].candidate] if unit.records else None)
 
+    preprocessor = make_preprocessor(data, spec.preprocess)
+    scorer = check_scoring(make_pipeline(preprocessor, MLPClassifier()), scoring=spec.scoring)
+
+    def task(u: Unit) -> Any:
+        estimator = make_pipeline(None if preprocessor is None else clone(preprocessor),
+                                  MLPClassifier(**u.trajectory.params))
+        train, test = folds[u.fold]
+        return delayed(fit_trajectory)(
+            data.X, data.y, train, test, estimator=estimator, candidates=u.trajectory.candidates,
+            checkpoints=u.trajectory.checkpoints, scorer=scorer, error_score=np.nan, return_train_score=True,
+            fold=u.fold, unit=u.index,
+        )
+
     report()
     done = {u.unit for u in collected.units}
     with store.holding(exp_id) if store is not None else contextlib.nullcontext():  # heartbeat, then release
-        finished = _run_units(spec, data, [u for u in units if u.index not in done],
-                              n_jobs if n_jobs is not None else spec.n_jobs, on_unit, cancel, scheduler)
-        result = _assemble(spec, plan, data, collected, finished=finished, exp_id=exp_id, started=started)
-        if refit and finished and result.best_params is not None:
-            result.best_estimator = _refit(spec, data, result.best_params)
+        finished = evaluate_units(
+            [u for u in units if u.index not in done], task, n_jobs=n_jobs if n_jobs is not None else spec.n_jobs,
+            on_unit=on_unit, cancel=cancel, scheduler=scheduler,
+            scatter=[data.X, data.y, *(index for fold in folds for index in fold)],
+        )
+        result = assemble(finished)
+        if refit and finished:
+            try:
+                result.best_estimator = _refit(spec, data, result.best_params)
+            except Exception as exc:  # the cross-validation results stand without a model
+                result.refit_error = (f"refitting the best candidate on all the data failed "
+                                      f"({type(exc).__name__}: {sentence(exc)})")
         result.elapsed = time.perf_counter() - started
         if store is not None and finished:
             store.finish(exp_id, result)
@@ -339,19 +370,47 @@ def partial_result(spec: ExperimentSpec | dict[str, Any], data: Dataset, units: 
                      started=time.perf_counter())
 
 
+def _summaries(records: list[FitRecord], table: dict[str, Any]) -> list[str]:
+    """One line for each kind of trouble scikit-learn warns about, counted over the fits."""
+    lines = []
+    failed = [r for r in records if r.fit_error]
+    if failed:
+        first = failed[0].fit_error.strip().splitlines()[-1]
+        lines.append(f"{len(failed)} of {len(records)} fits failed and score NaN, as GridSearchCV's "
+                     f"error_score=nan has it; the first error: {sentence(first)}")
+    unscored = [r for r in records if r.score_error]
+    if unscored:
+        lines.append(f"scoring failed on {len(unscored)} of {len(records)} fits, which score NaN, as in "
+                     f"GridSearchCV; the first error: {sentence(unscored[0].score_error)}")
+    means = np.asarray(table["mean_test_score"], dtype=float)
+    if np.isnan(means).all():
+        lines.append("every candidate's mean test score is NaN, so the best is candidate 0, as GridSearchCV "
+                     "reports it")
+    elif np.isnan(means).any():
+        lines.append(f"{int(np.isnan(means).sum())} of {len(means)} candidates have a NaN mean test score "
+                     "and rank last")
+    return lines
+
+
 def _assemble(spec: ExperimentSpec, plan: SearchPlan, data: Dataset, collected: _Collected, *,
-              finished: bool, exp_id: str | None, started: float) -> SearchResult:
+              finished: bool, exp_id: str | None, started: float, notes: Sequence[str] = ()) -> SearchResult:
     """The result of every finished unit: the ``cv_results`` table, curves and the fit log."""
     records = collected.records
-    if finished and records and all(r.fit_error for r in records):
-        first = records[0].fit_error.strip().splitlines()[-1]
-        raise SearchFailed(f"all {len(records)} fits failed; the first error was: {first}. "
-                           "Check the estimator settings against the data")
+    if finished and records:
+        out = fit_and_score_outputs(records, len(plan.candidates), plan.n_splits)
+        try:  # warns when some fits failed, as GridSearchCV does
+            _warn_or_raise_about_fit_failures(out, np.nan)
+        except ValueError:
+            first = records[0].fit_error.strip().splitlines()[-1]
+            raise SearchFailed(f"all {len(records)} fits failed; the first error was: {sentence(first)}. "
+                               "Check the estimator settings against the data") from None
     table = build_cv_results(plan.candidates, plan.n_splits, records)
-    folds_done = Counter(r.candidate for r in records)
     means = table["mean_test_score"]
+    folds_done = Counter(r.candidate for r in records)
     best_index: int | None = None
-    if any(n == plan.n_splits for n in folds_done.values()) and not np.isnan(means).all():
+    if finished:
+        best_index = int(GridSearchCV._select_best_index(True, "score", table))
+    elif any(n == plan.n_splits for n in folds_done.values()) and not np.isnan(means).all():
         best_index = int(table["rank_test_score"].argmin())
     t0 = min((u.start for u in collected.units), default=0.0)
     fits = [{"candidate": r.candidate, "fold": r.fold, "unit": r.unit, "worker": r.worker,
@@ -364,7 +423,7 @@ def _assemble(spec: ExperimentSpec, plan: SearchPlan, data: Dataset, collected: 
         best_index=best_index,
         best_params=plan.candidates[best_index] if best_index is not None else None,
         best_score=float(means[best_index]) if best_index is not None else None,
-        curves=_curves(plan, records),
+        curves=curves_of(plan.candidates, plan.n_splits, records),
         fits=fits,
         epochs_trained=sum(u.epochs_run for u in collected.units),
         epochs_gridsearchcv=sum(r.n_iter for r in records),
@@ -375,4 +434,5 @@ def _assemble(spec: ExperimentSpec, plan: SearchPlan, data: Dataset, collected: 
         dataset=data.summary(),
         versions={"scikit-learn": sklearn.__version__},
         experiment_id=exp_id,
+        warnings=[*notes, *(_summaries(records, table) if finished else [])],
     )

@@ -22,7 +22,6 @@ import hmac
 import io
 import json
 import logging
-import math
 import os
 import secrets
 import socket
@@ -43,7 +42,7 @@ import pandas as pd
 import sklearn
 
 from tuning.data.dataset import Dataset
-from tuning.engine.results import SearchResult
+from tuning.engine.results import SearchResult, _plain
 from tuning.engine.spec import ExperimentSpec
 from tuning.engine.training import FitRecord, UnitResult
 from tuning.errors import ExperimentNotFound, StoreError, TuningError
@@ -192,16 +191,16 @@ def _model_signature(key: bytes, exp_id: str, model: bytes) -> str:
 
 
 def _record_to_json(record: FitRecord) -> dict[str, Any]:
-    data = asdict(record)
-    for key in ("test_score", "train_score"):
-        if isinstance(data[key], float) and math.isnan(data[key]):
-            data[key] = None
-    return data
+    """JSON-ready: NaN and infinities (failed scores, a diverged loss curve) become null."""
+    return _plain(asdict(record))
 
 
 def _record_from_json(data: dict[str, Any]) -> FitRecord:
     for key in ("test_score", "train_score"):
-        if data[key] is None:
+        value = data[key]
+        if isinstance(value, dict):
+            data[key] = {k: float("nan") if v is None else v for k, v in value.items()}
+        elif value is None:
             data[key] = float("nan")
     return FitRecord(**data)
 
