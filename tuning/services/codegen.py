@@ -146,7 +146,7 @@ def torch_script(result: SearchResult, data: Dataset) -> str:
     layers = []
     for n_in, n_out in zip(["n_features", *map(str, sizes)], [*map(str, sizes)]):
         layers += [f"nn.Linear({n_in}, {n_out})", activation]
-    layers.append(f"nn.Linear({sizes[-1]}, n_classes)")
+    layers.append(f"nn.Linear({sizes[-1] if sizes else 'n_features'}, n_classes)")
     load_imports, load = _loading_code(result.spec, data)
     layer_lines = ",\n    ".join(layers)
     return "\n".join([
