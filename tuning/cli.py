@@ -205,7 +205,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     out = Path(args.out)
     _check_writable(out, "--out")
     _write_atomically(out, result.save)
-    print(f"best {result.spec.scoring}: {_score_text(result.best_score)} with {json.dumps(result.best_params)}; "
+    print(f"best {result.scoring}: {_score_text(result.best_score)} with {json.dumps(result.best_params)}; "
           f"wrote {out}")
     return 0
 

@@ -1,5 +1,7 @@
 """Figures: pure functions, results in, ``plotly.graph_objects.Figure`` out.
 
+The search figures take a :class:`~tuning.SearchResult` or a fitted ``tuning.GridSearchCV``.
+
 Every figure goes through :func:`apply_theme` (the Okabe–Ito colour-blind-safe palette,
 readable fonts, and a projection mode with large text and thick lines).
 """
@@ -16,7 +18,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from tuning.data.dataset import Dataset
-from tuning.engine.results import SearchResult
+from tuning.engine.results import SearchResult, as_search_result
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 PROJECTION_MIN_TEXT = 20  # px: the smallest text in a figure in projection mode
@@ -107,7 +109,7 @@ def _finished(curve: Mapping[str, Any]) -> bool:
 
 
 def fig_candidate_losses(
-    result: SearchResult,
+    result: SearchResult | Any,
     *,
     rows: str | None = None,
     cols: str | None = None,
@@ -122,6 +124,7 @@ def fig_candidate_losses(
     own colour, so selecting another candidate never moves the star. Legend entries
     follow the values' order, numbers as numbers.
     """
+    result = as_search_result(result)
     params = result.cv_results["params"]
     best = result.best_index
     row_values = sorted({json.dumps(p.get(rows)) for p in params}, key=_sort_key) if rows else ["null"]
@@ -198,7 +201,8 @@ def _add_error_lines(fig: go.Figure, result: SearchResult, idx: list[int], colou
     idx = sorted(idx, key=lambda i: hidden_units(params[i].get("hidden_layer_sizes", [100])))
     x = [hidden_units(params[i].get("hidden_layer_sizes", [100])) for i in idx]
     sizes = [json.dumps(params[i].get("hidden_layer_sizes", [100])) for i in idx]
-    for kind, dash in (("test", "solid"), ("train", "dot")):
+    kinds = (("test", "solid"), ("train", "dot")) if "mean_train_score" in cv else (("test", "solid"),)
+    for kind, dash in kinds:  # train scores are there unless the search was told not to keep them
         err = 1 - np.asarray([cv[f"mean_{kind}_score"][i] for i in idx], dtype=float)
         std = np.asarray([cv[f"std_{kind}_score"][i] for i in idx], dtype=float)
         name = f"{'CV' if kind == 'test' else 'train'} error" + (f", {label}" if label else "")
@@ -220,7 +224,7 @@ def _hidden_units_axis(fig: go.Figure, results: Sequence[SearchResult]) -> None:
 
 
 def fig_error_vs_hidden_size(
-    result: SearchResult,
+    result: SearchResult | Any,
     *,
     line_param: str | None = "learning_rate_init",
     projection: bool = False,
@@ -231,6 +235,7 @@ def fig_error_vs_hidden_size(
     numbers); for each size and line the best candidate over the other parameters is
     shown. Log x when sizes span a decade.
     """
+    result = as_search_result(result)
     if line_param and line_param not in _varying(result.cv_results["params"]):
         line_param = None
     best = _best_per_size(result, line_param)
@@ -291,8 +296,9 @@ def fig_compare_loss_curves(results: Mapping[str, SearchResult], *, projection: 
     return apply_theme(fig, projection=projection)
 
 
-def fig_score_heatmap(result: SearchResult, *, x: str, y: str, projection: bool = False) -> go.Figure:
+def fig_score_heatmap(result: SearchResult | Any, *, x: str, y: str, projection: bool = False) -> go.Figure:
     """Mean CV score over two parameters (the best over any others)."""
+    result = as_search_result(result)
     cv = result.cv_results
     params = cv["params"]
     xs = sorted({json.dumps(p.get(x)) for p in params}, key=_sort_key)
@@ -321,8 +327,9 @@ def _sort_key(text: str) -> tuple[int, Any]:
     return (2, str(value))
 
 
-def fig_fit_timeline(result: SearchResult, *, projection: bool = False) -> go.Figure:
+def fig_fit_timeline(result: SearchResult | Any, *, projection: bool = False) -> go.Figure:
     """One bar per fit, one row per worker: what ran in parallel, and for how long."""
+    result = as_search_result(result)
     workers = sorted({f["worker"] for f in result.fits})
     fig = go.Figure()
     for n, worker in enumerate(workers):

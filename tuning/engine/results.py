@@ -84,7 +84,9 @@ class SearchResult:
 
     Attributes
     ----------
-    spec : ExperimentSpec
+    spec : ExperimentSpec or None
+        The experiment; None for a search fitted in Python (``tuning.GridSearchCV``), which
+        ``source`` then describes (estimator, param_grid, cv, scoring as their repr).
     cv_results : dict of str to list
         ``GridSearchCV.cv_results_``'s keys (``params``, ``param_*``, ``split{k}_test_score``,
         ``mean_test_score``, ``std_test_score``, ``rank_test_score``, the same for train
@@ -113,7 +115,7 @@ class SearchResult:
         ``cv``, scorers that failed, NaN means), one line each.
     """
 
-    spec: ExperimentSpec
+    spec: ExperimentSpec | None
     n_splits: int
     cv_results: dict[str, list[Any]]
     best_index: int | None
@@ -134,11 +136,19 @@ class SearchResult:
     model_note: str | None = None  # why a stored model was not loaded (see ExperimentStore.load_result)
     refit_error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    scoring: str = ""
+    source: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.scoring and self.spec is not None:
+            self.scoring = self.spec.scoring
 
     def to_dict(self) -> dict[str, Any]:
         """The result as JSON data (NaN written as null)."""
         return _plain({
-            "spec": self.spec.to_dict(),
+            "spec": None if self.spec is None else self.spec.to_dict(),
+            "scoring": self.scoring,
+            "source": self.source,
             "status": self.status,
             "n_splits": self.n_splits,
             "fits_done": self.fits_done,
@@ -172,7 +182,9 @@ class SearchResult:
             for key, values in data["cv_results"].items()
         }
         return cls(
-            spec=parse_spec(data["spec"]),
+            spec=None if data.get("spec") is None else parse_spec(data["spec"]),
+            scoring=data.get("scoring", ""),
+            source=data.get("source"),
             n_splits=data["n_splits"],
             cv_results=cv_results,
             best_index=data["best_index"],
@@ -203,3 +215,13 @@ class SearchResult:
         import pandas as pd
 
         return pd.DataFrame(self.cv_results)
+
+
+def as_search_result(result: Any) -> SearchResult:
+    """A :class:`SearchResult` as it is, or a fitted ``tuning.GridSearchCV`` made into one (``to_result()``)."""
+    if isinstance(result, SearchResult):
+        return result
+    to_result = getattr(result, "to_result", None)
+    if callable(to_result):
+        return to_result()
+    raise TypeError(f"needs a SearchResult or a fitted tuning.GridSearchCV, got {type(result).__name__}")

@@ -394,6 +394,19 @@ class ExperimentStore:
         with self._lock:
             self._leases.pop(exp_id, None)
 
+    def save_result(self, result: SearchResult, units: list[UnitResult], *, name: str = "") -> None:
+        """Keep a finished search that ran elsewhere (``tuning.GridSearchCV`` in Python), with its units."""
+        spec = result.spec.to_json() if result.spec is not None else json.dumps({"python": result.source})
+        now = time.time()
+        with self._connect() as db:
+            db.execute("INSERT OR IGNORE INTO experiments (id, spec, dataset, name, created, updated, status, "
+                       "fits_total) VALUES (?, ?, ?, ?, ?, ?, 'interrupted', ?)",
+                       (result.experiment_id, spec, json.dumps(result.dataset), name.strip()[:120], now, now,
+                        result.fits_total))
+        for unit in units:
+            self.save_unit(result.experiment_id, unit)
+        self.finish(result.experiment_id, result)
+
     def load_result(self, exp_id: str) -> SearchResult | None:
         """The finished result of an experiment, or None.
 

@@ -78,7 +78,12 @@ def compare_results(a: SearchResult, b: SearchResult) -> pd.DataFrame:
     """
     same_data = {k: a.dataset.get(k) for k in ("name", "n_samples", "classes")} == \
                 {k: b.dataset.get(k) for k in ("name", "n_samples", "classes")}
-    reason = "they use different data" if not same_data else why_not_paired(a.spec, b.spec)
+    if not same_data:
+        reason = "they use different data"
+    elif a.spec is None or b.spec is None:
+        reason = "a search fitted in Python (tuning.GridSearchCV) has no spec that says its folds"
+    else:
+        reason = why_not_paired(a.spec, b.spec)
     if reason is not None:
         raise TuningError(f"no paired comparison: {reason}. Compare them side by side instead")
     shared = {_key(p): i for i, p in enumerate(b.cv_results["params"])}
