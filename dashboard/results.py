@@ -32,7 +32,7 @@ def _best(result: SearchResult, prefix: str) -> None:
     if result.model_note:  # a model from someone else's store is never loaded
         st.info(plain(result.model_note), icon=":material/shield:")
     c1, c2 = st.columns([1, 2])
-    c1.metric(f"best_score_ ({result.spec.scoring})", f"{result.best_score:.4f}")
+    c1.metric(f"best_score_ ({result.scoring})", f"{result.best_score:.4f}")
     c2.markdown("**best_params_**")
     c2.dataframe({"parameter": list(result.best_params), "value": [json.dumps(v) for v in result.best_params.values()]},
                  hide_index=True, key=f"{prefix}_best_params")
@@ -41,6 +41,8 @@ def _best(result: SearchResult, prefix: str) -> None:
         joblib.dump(result.best_estimator, buffer)
         c1.download_button("Download best_estimator_ (joblib)", buffer.getvalue(), "best_estimator.joblib",
                            key=f"{prefix}_download_model")
+    elif result.refit_error:
+        c1.warning(f"No best_estimator_: {result.refit_error}. The scores below are complete.")
 
 
 def show_results(result: SearchResult, *, prefix: str = "gs", data: Dataset | None = None) -> None:
@@ -50,6 +52,8 @@ def show_results(result: SearchResult, *, prefix: str = "gs", data: Dataset | No
     if result.best_index is None:
         st.info("No candidate finished all its folds yet.")
         return
+    for note in result.warnings:
+        st.caption(f"scikit-learn warned: {note}")
     _best(result, prefix)
     frame = result.to_frame()
     varying = [c.removeprefix("param_") for c in frame if c.startswith("param_") and frame[c].astype(str).nunique() > 1]
@@ -101,6 +105,9 @@ def show_results(result: SearchResult, *, prefix: str = "gs", data: Dataset | No
 
 def show_code(result: SearchResult, data: Dataset | None, prefix: str) -> None:
     """The scikit-learn script that reproduces the scores, and the best network in PyTorch."""
+    if result.spec is None:
+        st.info("This search was fitted in Python (tuning.GridSearchCV): its code is the notebook's.")
+        return
     script = sklearn_script(result.spec, data)
     st.markdown("**Plain scikit-learn**: run it and `best_score_` is the same as above.")
     st.code(script, language="python")

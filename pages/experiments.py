@@ -86,15 +86,17 @@ def page() -> None:
     described = [row["name"], "Tags: " + ", ".join(row["tags"]) if row["tags"] else ""]
     if any(described):
         st.text("\n".join(x for x in described if x))
-    st.page_link("pages/grid_search.py", label="Open in Grid Search", icon=":material/grid_on:",
-                 query_params={"exp": row["id"]})
+    if "python" not in row["spec"]:  # a search fitted in Python has no spec to fill the form with
+        st.page_link("pages/grid_search.py", label="Open in Grid Search", icon=":material/grid_on:",
+                     query_params={"exp": row["id"]})
     results, manage_tab, compare_tab = st.tabs(["Results", "Rename, tag, note, delete", "Compare"])
     with results:
         result = store.load_result(row["id"])
         if result is None:
             st.info(f"{row['fits_done']} of {row['fits_total']} fits are kept; run the same grid again to finish it.")
         else:
-            data = linked_dataset(result.spec.dataset)  # None: a CSV that is gone, or not this session's
+            # None: a CSV that is gone, not this session's, or a search fitted in Python (no spec)
+            data = linked_dataset(result.spec.dataset) if result.spec is not None else None
             show_results(result, prefix="exr", data=data)
     with manage_tab:
         manage(store, row)
