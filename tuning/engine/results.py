@@ -113,6 +113,12 @@ class SearchResult:
     warnings : list of str
         What scikit-learn warned about while splitting and scoring (a class smaller than
         ``cv``, scorers that failed, NaN means), one line each.
+    scoring : str
+        The name of the score ``best_score`` is: the spec's scorer, or for a search fitted
+        in Python its refit metric (``"score"`` when the estimator's own ``score`` was used).
+    source : dict or None
+        For a search fitted in Python: its estimator, ``param_grid``, ``cv`` and ``scoring``
+        as their repr.
     """
 
     spec: ExperimentSpec | None

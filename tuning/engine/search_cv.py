@@ -217,8 +217,9 @@ n_splits_, refit_time_, multimetric_, classes_, n_features_in_, feature_names_in
             )
 
         units: list[UnitResult] = []
-        evaluate_units(units_of(trajectories, len(splits)), task, n_jobs=self.n_jobs, on_unit=units.append,
-                       pre_dispatch=self.pre_dispatch)
+        if not evaluate_units(units_of(trajectories, len(splits)), task, n_jobs=self.n_jobs, on_unit=units.append,
+                              pre_dispatch=self.pre_dispatch):
+            raise KeyboardInterrupt  # evaluate_units stopped the workers; the search stops as scikit-learn's would
         return units
 
     def _keep_engine_output(self, units: list[UnitResult], n_candidates: int, started: float, X, y) -> None:
@@ -288,7 +289,7 @@ n_splits_, refit_time_, multimetric_, classes_, n_features_in_, feature_names_in
             cv_results=table,
             best_index=None if best_index is None else int(best_index),
             best_params=None if best_index is None else table["params"][best_index],
-            best_score=None if best_score is None else float(np.nan if best_score is None else best_score),
+            best_score=None if best_score is None else float(best_score),
             curves=curves_of(table["params"], self.n_splits_, records),
             fits=[{"candidate": r.candidate, "fold": r.fold, "unit": r.unit, "worker": r.worker,
                    "start": r.start - t0, "end": r.end - t0, "n_iter": r.n_iter, "fit_error": r.fit_error}
