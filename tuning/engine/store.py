@@ -448,8 +448,11 @@ class ExperimentStore:
 
     def list(self, exp_id: str | None = None) -> list[dict[str, Any]]:
         """Every experiment, newest first: id, name, note, dataset, status, fits done and total, best score."""
-        query = ("SELECT e.*, (SELECT COALESCE(SUM(json_array_length(u.records)), 0) FROM units u "
-                 "WHERE u.experiment = e.id) AS fits_done FROM experiments e")
+        # Stores written before NaN became null hold records SQLite's JSON functions reject: count their
+        # "candidate" keys (one per record) instead of failing the whole list.
+        query = ("SELECT e.*, (SELECT COALESCE(SUM(CASE WHEN json_valid(u.records) THEN json_array_length(u.records) "
+                 "ELSE (length(u.records) - length(replace(u.records, '\"candidate\":', ''))) / 12 END), 0) "
+                 "FROM units u WHERE u.experiment = e.id) AS fits_done FROM experiments e")
         args: tuple[Any, ...] = ()
         if exp_id is not None:
             query += " WHERE e.id = ?"
