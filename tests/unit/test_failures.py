@@ -2,6 +2,7 @@
 
 import json
 import math
+import sqlite3
 import subprocess
 import sys
 import warnings
@@ -151,3 +152,14 @@ def test_all_fits_failing_is_one_sentence_with_single_full_stops():
     with pytest.raises(SearchFailed) as info:
         run_search(spec, n_jobs=1)
     assert str(info.value).startswith("all 3 fits failed") and ".." not in str(info.value)
+
+
+def test_a_store_with_nan_written_by_an_older_version_still_lists(tmp_path):
+    store = ExperimentStore(tmp_path / "store.sqlite")
+    result = run_search({"dataset": "iris", "cv": 3, "param_grid": {"max_iter": [2]}}, n_jobs=1, store=store,
+                        refit=False)
+    with sqlite3.connect(store.path) as db:  # what a diverged loss curve used to leave in the records
+        db.execute("UPDATE units SET records = replace(records, '\"loss_curve\": [', '\"loss_curve\": [NaN, ')")
+    assert store.get(result.experiment_id)["fits_done"] == 3
+    listed = _cli("list", "--store", store.path)
+    assert listed.returncode == 0 and result.experiment_id in listed.stdout
