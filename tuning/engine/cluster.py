@@ -29,7 +29,7 @@ from typing import Any
 
 from joblib import parallel_config
 
-from tuning.errors import TuningError
+from tuning.errors import TuningError, sentence
 
 LOCAL = "local"
 TRUST_WARNING = ("a Dask scheduler address is trusted code: whoever runs the scheduler and its workers can run "
@@ -166,7 +166,12 @@ def prepare_workers(client: Any) -> None:
     local = {"tuning": tuning.__version__, "scikit-learn": importlib.metadata.version("scikit-learn")}
     found = _survey(client)
     if any(isinstance(v, dict) and v["tuning"] is None for v in found.values()):
-        client.upload_file(str(package_zip()), load=True)
+        try:
+            client.upload_file(str(package_zip()), load=True)
+        except Exception as exc:  # e.g. a worker without the requirements cannot import what tuning imports
+            raise TuningError(f"could not send Tuning Lab's `tuning` package to the Dask scheduler and workers "
+                              f"({type(exc).__name__}: {sentence(exc)}). Run `pip install -r requirements.txt` "
+                              "on every machine") from None
         found = _survey(client)
     broken = sorted(f"{where} ({type(v).__name__}: {v})" for where, v in found.items() if not isinstance(v, dict))
     if broken:
