@@ -233,7 +233,7 @@ class _Cluster:
         return {k: v for k, v in self.found.items() if k != "scheduler"}
 
     def upload_file(self, path, load=True):
-        raise AssertionError("nothing lacks tuning here")
+        raise ModuleNotFoundError("No module named 'plotly'")  # a machine without the requirements
 
 
 def test_machines_with_other_versions_are_refused_by_name():
@@ -244,3 +244,6 @@ def test_machines_with_other_versions_are_refused_by_name():
         prepare_workers(_Cluster({"scheduler": ours, "tcp://a:1": ours, "tcp://b:2": older}))
     with pytest.raises(TuningError, match=r"another tuning .* scheduler has 0\.0\.1\. Install this version"):
         prepare_workers(_Cluster({"scheduler": {**ours, "tuning": "0.0.1"}, "tcp://a:1": ours}))
+    bare = {"tuning": None, "scikit-learn": ours["scikit-learn"]}
+    with pytest.raises(TuningError, match=r"could not send .* No module named 'plotly'\)\. Run `pip install -r"):
+        prepare_workers(_Cluster({"scheduler": ours, "tcp://c:3": bare}))
