@@ -31,7 +31,7 @@ def find_rows(rows: list[dict]) -> list[dict]:
 
 def choose_experiment(rows: list[dict]) -> str | None:
     """The table of experiments, with what each searched; a row click (or ``?exp=ID``) opens one."""
-    table = pd.DataFrame([{**r, "searched": describe_search(r["spec"]), "cv": r["spec"]["cv"],
+    table = pd.DataFrame([{**r, "searched": describe_search(r["spec"]), "cv": r["spec"].get("cv"),
                            "tags": ", ".join(r["tags"]), "fits": f"{r['fits_done']} / {r['fits_total']}"}
                           for r in rows], columns=COLUMNS)
     shown = zlib.crc32("|".join(table["id"]).encode())  # another list is another table: no selection carried over

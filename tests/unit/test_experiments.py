@@ -63,3 +63,11 @@ def test_the_table_shows_rank_and_scores_first_best_first_and_only_what_varies()
     assert table.index[0] == result.best_index  # rows keep their candidate number
     for candidate, row in table.iterrows():
         assert math.isclose(row["mean_test_score"], result.cv_results["mean_test_score"][candidate])
+
+
+def test_a_search_saved_from_python_is_described_by_its_grid_and_not_paired():
+    from tuning.services.compare import why_not_paired
+
+    saved = {"python": {"param_grid": "{'mlpclassifier__max_iter': [10, 20]}", "cv": "3"}}
+    assert describe_search(saved) == "{'mlpclassifier__max_iter': [10, 20]}"
+    assert "Python" in why_not_paired(saved, saved)

@@ -52,6 +52,8 @@ def fixed_differences(a: ExperimentSpec | dict[str, Any], b: ExperimentSpec | di
 
 def why_not_paired(a: ExperimentSpec | dict[str, Any], b: ExperimentSpec | dict[str, Any]) -> str | None:
     """Why two experiments allow no paired test (different data, folds, scoring or candidates), or None."""
+    if any(isinstance(s, dict) and "python" in s for s in (a, b)):
+        return "a search fitted in Python keeps no spec to pair folds with"
     a, b = parse_spec(a), parse_spec(b)
     if a.dataset != b.dataset:
         return "they use different data"

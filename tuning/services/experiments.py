@@ -59,6 +59,8 @@ def searched_parameters(spec: ExperimentSpec | Mapping[str, Any]) -> dict[str, s
 
 def describe_search(spec: ExperimentSpec | Mapping[str, Any]) -> str:
     """One line for the list: ``hidden_layer_sizes [2] … [32] (3 values) · max_iter 25–100 (3 values)``."""
+    if isinstance(spec, Mapping) and "python" in spec:  # saved from tuning.GridSearchCV: its grid as written
+        return str(spec["python"].get("param_grid", "fitted in Python"))[:200]
     searched = searched_parameters(spec)
     return " · ".join(f"{name} {span}" for name, span in searched.items()) or "one candidate"
 
