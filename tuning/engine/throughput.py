@@ -136,6 +136,10 @@ def _probe_data(rows: int, features: int, table: bool) -> tuple[Any, np.ndarray,
 def _probe_seconds(rows: int, features: int, hidden: list[int], batch: int, epochs: int, checkpoints: int,
                    table: bool) -> float:
     """CPU seconds of one real unit of work (the cheaper of two runs)."""
+    from sklearn.metrics import check_scoring
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+
     from tuning.engine.training import fit_trajectory
 
     X, y, preprocessor = _probe_data(rows, features, table)
@@ -146,8 +150,9 @@ def _probe_seconds(rows: int, features: int, hidden: list[int], batch: int, epoc
     best = math.inf
     for _ in range(2):
         started = time.thread_time()
-        fit_trajectory(X, y, train, test, params=params, candidates=tuple(range(len(marks))), checkpoints=marks,
-                       preprocessor=preprocessor, scoring="accuracy", fold=0)
+        estimator = make_pipeline(preprocessor, MLPClassifier(**params))
+        fit_trajectory(X, y, train, test, estimator=estimator, candidates=tuple(range(len(marks))),
+                       checkpoints=marks, scorer=check_scoring(estimator, scoring="accuracy"), fold=0)
         best = min(best, time.thread_time() - started)
     return best
 
