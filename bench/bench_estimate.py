@@ -28,7 +28,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from joblib.externals.loky import get_reusable_executor
+from sklearn.base import clone
+from sklearn.metrics import check_scoring
 from sklearn.model_selection import StratifiedKFold
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import make_pipeline
 
 from tuning.data.datasets import load_dataset
 from tuning.data.pipeline import make_preprocessor
@@ -92,8 +96,9 @@ def unit_cpu(spec) -> tuple[float, float]:
                                throughput=machine_throughput(), refit=False, workers_ready=True)
     started = time.thread_time()
     for t in plan.trajectories[:4]:
-        fit_trajectory(data.X, data.y, folds[0][0], folds[0][1], params=t.params, candidates=t.candidates,
-                       checkpoints=t.checkpoints, preprocessor=preprocessor, scoring=spec.scoring, fold=0)
+        estimator = make_pipeline(None if preprocessor is None else clone(preprocessor), MLPClassifier(**t.params))
+        fit_trajectory(data.X, data.y, folds[0][0], folds[0][1], estimator=estimator, candidates=t.candidates,
+                       checkpoints=t.checkpoints, scorer=check_scoring(estimator, scoring=spec.scoring), fold=0)
     return time.thread_time() - started, estimate.training / spec.cv
 
 
