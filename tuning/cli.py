@@ -154,7 +154,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for note in result.warnings:
         print(f"warning: {note}", file=sys.stderr)
     saved = 1 - result.epochs_trained / result.epochs_gridsearchcv if result.epochs_gridsearchcv else 0.0
-    print(f"best {spec.scoring}: {_score_text(result.best_score)} with {json.dumps(result.best_params)}")
+    print(f"best {result.scoring}: {_score_text(result.best_score)} with {json.dumps(result.best_params)}")
     print(f"{result.fits_done} fits in {result.elapsed:.1f}s; trained {result.epochs_trained:,} epochs "
           f"where GridSearchCV trains {result.epochs_gridsearchcv:,} ({saved:.0%} saved)")
     if store is not None:
@@ -236,7 +236,7 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
-    data = load_csv(args.file, target=args.target)
+    data = load_csv(args.file, target=args.target, task=args.task)
     text = json.dumps(csv_summary(data), indent=2, ensure_ascii=False)
     print("\n".join(printable(line) for line in text.splitlines()))
     return 0
@@ -269,7 +269,7 @@ def _program_name() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=_program_name(), description="Tuning Lab: grid searches over MLPClassifier."
+        prog=_program_name(), description="Tuning Lab: grid searches over MLPClassifier and MLPRegressor."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = commands.add_parser("run", help="run the search a spec file describes")
@@ -293,6 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = commands.add_parser("inspect", help="check a CSV file and print what training on it would use")
     inspect.add_argument("file", help="a CSV file")
     inspect.add_argument("--target", help="the column to predict (default: guessed)")
+    inspect.add_argument("--task", choices=["classification", "regression"],
+                         help="how to read the target (default: regression when it looks continuous)")
     inspect.set_defaults(handler=_cmd_inspect)
     listing = commands.add_parser("list", help="list the experiments in the store")
     listing.add_argument("--store", help="experiment store (default $TUNING_STORE or ~/.tuning-lab/experiments.sqlite)")

@@ -89,7 +89,8 @@ def test_datasets_lists_every_builtin():
     proc = run_cli("datasets", "--json")
     assert proc.returncode == 0
     names = [d["name"] for d in json.loads(proc.stdout)]
-    assert names == ["iris", "wine", "breast_cancer", "digits", "moons", "circles", "xor", "spirals", "blobs"]
+    assert names == ["iris", "wine", "breast_cancer", "digits", "moons", "circles", "xor", "spirals", "blobs",
+                     "diabetes", "friedman1", "sine"]
     text = run_cli("datasets").stdout
     assert "noise" in text and "digits" in text
 
@@ -105,13 +106,21 @@ def test_inspect_prints_the_summary_as_json():
     assert summary["missing_values"] == {"sepal_length": 2, "sepal_width": 1, "colour": 1}
 
 
+def test_inspect_reads_a_continuous_target_as_regression_and_says_why():
+    proc = run_cli("inspect", CSV / "regression_target.csv")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["task"] == "regression" and "looks continuous" in summary["task_reason"]
+    assert any("TransformedTargetRegressor" in step for step in summary["preprocessing"])
+
+
 @pytest.mark.parametrize(("name", "target", "message"), [
     ("image_named.csv", None, "is a PNG image, not a CSV file"),
     ("good_comma.csv", "kind", "has no column 'kind'"),
-    ("regression_target.csv", None, "looks continuous"),
+    ("penguins.csv", "species --task regression", "holds text (such as 'Adelie'), not numbers"),
 ])
 def test_inspect_refuses_bad_files_with_one_line(name, target, message):
-    proc = run_cli("inspect", CSV / name, *(["--target", target] if target else []))
+    proc = run_cli("inspect", CSV / name, *(["--target", *target.split()] if target else []))
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.startswith("error: ") and message in proc.stderr and proc.stderr.count("\n") == 1
 

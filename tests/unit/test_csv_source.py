@@ -27,13 +27,14 @@ def test_corpus_file_loads_or_is_refused_as_expected(case):
     path = CORPUS / facts.get("file", case)
     if facts["error"]:
         with pytest.raises(DataError) as info:
-            load_csv(path, target=facts.get("target_option"))
+            load_csv(path, target=facts.get("target_option"), task=facts.get("task_option"))
         message = str(info.value)
         assert facts["error"] in message
         assert "\n" not in message and "Traceback" not in message
         return
-    data = load_csv(path, target=facts.get("target_option"))
+    data = load_csv(path, target=facts.get("target_option"), task=facts.get("task_option"))
     report = data.report
+    assert data.task == report["task"] == facts.get("task", "classification")
     assert data.n_samples == facts["rows"] == len(data.y)
     for key, field in [("target", "target"), ("delimiter", "delimiter"), ("encoding", "encoding")]:
         if key in facts:
@@ -52,12 +53,36 @@ def test_corpus_file_loads_or_is_refused_as_expected(case):
         assert report["missing_values"] == facts["missing"]
     if "rows_dropped" in facts:
         assert report["rows_dropped_missing_target"] == facts["rows_dropped"]
-    assert set(np.unique(data.y)) == set(range(len(data.class_names)))
+    if data.is_regression:
+        assert data.y.dtype == np.float64 and data.class_names == [] and np.isfinite(data.y).all()
+    else:
+        assert set(np.unique(data.y)) == set(range(len(data.class_names)))
 
 
 def test_the_corpus_is_large_enough():
     assert len(EXPECTED) >= 25
     assert sum(1 for f in EXPECTED.values() if f["error"]) >= 12
+
+
+def test_a_numeric_target_is_regression_unless_told_otherwise_and_says_why():
+    raw = (CORPUS / "mtcars.csv").read_bytes()
+    guessed = read_csv(raw, target="mpg")
+    assert guessed.task == "regression" and "looks continuous (25 distinct numbers)" in guessed.report["task_reason"]
+    np.testing.assert_array_equal(guessed.y[:3], [21.0, 21.0, 22.8])
+    chosen = read_csv(raw, target="mpg", task="classification")
+    assert chosen.task == "classification" and chosen.report["task_detected"] == "regression"
+    assert read_csv(raw, target="cyl").task == "classification"  # 4, 6, 8: classes
+    assert read_csv(raw, target="cyl", task="regression").y.dtype == np.float64
+
+
+@pytest.mark.parametrize(("rows", "task", "message"), [
+    ("1,2,5\n" * 20, "regression", "has a single value (5)"),
+    ("".join(f"{i},{i},{i * 1.5}\n" for i in range(300)), "classification", "more than 200 classes"),
+    ("1,2,x\n" * 20, "sideways", "is not one of classification, regression"),
+])
+def test_a_target_that_does_not_suit_the_chosen_task_is_refused(rows, task, message):
+    with pytest.raises(DataError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read_csv(f"a,b,y\n{rows}".encode(), task=task)
 
 
 def test_target_is_label_encoded_and_class_names_kept():

@@ -6,7 +6,9 @@ import pytest
 from tuning.data.datasets import BUILTIN_DATASETS, list_datasets, load_dataset, normalize_dataset_spec
 from tuning.errors import SpecError
 
-EXPECTED_SHAPES = {"iris": (150, 4, 3), "wine": (178, 13, 3), "breast_cancer": (569, 30, 2), "digits": (1797, 64, 10)}
+EXPECTED_SHAPES = {"iris": (150, 4, 3), "wine": (178, 13, 3), "breast_cancer": (569, 30, 2), "digits": (1797, 64, 10),
+                   "diabetes": (442, 10, 0), "friedman1": (300, 10, 0), "sine": (100, 1, 0)}
+REGRESSION = ["diabetes", "friedman1", "sine"]
 
 
 @pytest.fixture
@@ -23,7 +25,11 @@ def test_every_builtin_loads_without_the_network(name, no_network):
     data = load_dataset({"name": name})
     assert data.X.dtype == np.float64 and data.X.ndim == 2
     assert data.y.shape == (data.n_samples,)
-    assert set(np.unique(data.y)) == set(range(len(data.class_names)))
+    assert data.task == BUILTIN_DATASETS[name].task == ("regression" if name in REGRESSION else "classification")
+    if data.is_regression:  # numbers to predict, not classes
+        assert data.y.dtype == np.float64 and np.unique(data.y).size > 50
+    else:
+        assert set(np.unique(data.y)) == set(range(len(data.class_names)))
     assert len(data.feature_names) == data.n_features
     assert data.description
     if name in EXPECTED_SHAPES:
@@ -32,7 +38,7 @@ def test_every_builtin_loads_without_the_network(name, no_network):
         assert data.n_features == 2 and data.n_samples == 300
 
 
-@pytest.mark.parametrize("name", ["moons", "circles", "xor", "spirals", "blobs"])
+@pytest.mark.parametrize("name", ["moons", "circles", "xor", "spirals", "blobs", "friedman1", "sine"])
 def test_generated_data_follows_its_options(name):
     a = load_dataset({"name": name, "n_samples": 101, "noise": 0.05, "random_state": 3})
     b = load_dataset({"name": name, "n_samples": 101, "noise": 0.05, "random_state": 3})
@@ -40,6 +46,15 @@ def test_generated_data_follows_its_options(name):
     assert a.n_samples == 101
     np.testing.assert_array_equal(a.X, b.X)
     assert not np.array_equal(a.X, c.X)
+
+
+def test_the_sine_without_noise_is_the_curve_and_its_summary_gives_the_target_range():
+    data = load_dataset({"name": "sine", "noise": 0.0})
+    np.testing.assert_allclose(data.y, np.sin(2 * data.X[:, 0]))
+    assert data.is_line and not data.is_plane and data.n_outputs == 1
+    summary = data.summary()
+    low, high = summary["target_range"]["min"], summary["target_range"]["max"]
+    assert summary["task"] == "regression" and -1 <= low < high <= 1
 
 
 def test_blobs_centers_sets_the_number_of_classes():

@@ -123,10 +123,12 @@ def test_network_size_counts_weights_and_biases():
 
 
 @pytest.mark.parametrize("options", [*({"name": n} for n in sorted(_BUNDLED_SHAPES)),
-                                     {"name": "moons", "n_samples": 123}, {"name": "blobs", "centers": 4}])
+                                     {"name": "moons", "n_samples": 123}, {"name": "blobs", "centers": 4},
+                                     {"name": "friedman1", "n_samples": 77}, {"name": "sine", "n_samples": 55}])
 def test_known_dataset_shapes_match_the_data(options):
     data = load_dataset(options)
-    assert dataset_shape(options) == (data.n_samples, data.n_features, len(data.class_names))
+    classes = 1 if data.is_regression else len(data.class_names)  # a regressor has one output
+    assert dataset_shape(options) == (data.n_samples, data.n_features, classes)
 
 
 def test_run_search_checks_the_caps_before_fitting_anything(tmp_path):

@@ -8,12 +8,12 @@ from sklearn.datasets import load_wine
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, get_scorer
 from sklearn.model_selection import StratifiedKFold
-from sklearn.neural_network import MLPClassifier
+from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from tuning.engine.training import Checkpoint, TrainedRun, _CheckpointingMLP, _model_at, fit_trajectory
+from tuning.engine.training import Checkpoint, TrainedRun, _checkpointing_class, _model_at, fit_trajectory
 
 X_WINE, Y_WINE = load_wine(return_X_y=True)
 ACCURACY = get_scorer("accuracy")
@@ -31,31 +31,37 @@ def _params(solver, early_stopping, tol, **extra):
                 n_iter_no_change=5, learning_rate_init=0.01, random_state=0, **extra)
 
 
-def _plain_fit(params, max_iter, X=X_SCALED, y=Y_WINE):
+def _plain_fit(params, max_iter, X=X_SCALED, y=Y_WINE, network=MLPClassifier):
     with threadpool_limits(limits=1), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        model = MLPClassifier(**{**params, "max_iter": max_iter}).fit(X, y)
+        model = network(**{**params, "max_iter": max_iter}).fit(X, y)
     return model, not any(issubclass(w.category, ConvergenceWarning) for w in caught)
 
 
+# The regressor predicts the wines' alcohol from the other measurements.
+TASKS = {MLPClassifier: (X_SCALED, Y_WINE, "predict_proba"), MLPRegressor: (X_SCALED[:, 1:], X_WINE[:, 0], "predict")}
+
+
+@pytest.mark.parametrize("network", [MLPClassifier, MLPRegressor], ids=lambda c: c.__name__)
 @pytest.mark.parametrize(("solver", "early_stopping", "tol"), SETTINGS)
-def test_checkpoint_weights_are_bit_identical_to_a_shorter_fit(solver, early_stopping, tol):
+def test_checkpoint_weights_are_bit_identical_to_a_shorter_fit(solver, early_stopping, tol, network):
     params = _params(solver, early_stopping, tol)
-    long_run = _CheckpointingMLP(**{**params, "max_iter": max(CHECKPOINTS)})
-    long_run._checkpoint_epochs, long_run._snapshots, long_run._started = set(CHECKPOINTS), {}, 0.0
+    X, y, predict = TASKS[network]
+    runner = _checkpointing_class(network, CHECKPOINTS, 0.0)
+    long_run = runner(**{**params, "max_iter": max(CHECKPOINTS)})
     with threadpool_limits(limits=1), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        long_run.fit(X_SCALED, Y_WINE)
+        long_run.fit(X, y)
     for k in CHECKPOINTS:
         checkpoint = _model_at(long_run, long_run._snapshots.get(k), k)
-        reference, _ = _plain_fit(params, k)
-        assert type(checkpoint) is MLPClassifier and checkpoint.max_iter == k
+        reference, _ = _plain_fit(params, k, X, y, network)
+        assert type(checkpoint) is network and checkpoint.max_iter == k
         assert checkpoint.n_iter_ == reference.n_iter_
         assert checkpoint.loss_curve_ == reference.loss_curve_
         assert getattr(checkpoint, "validation_scores_", None) == getattr(reference, "validation_scores_", None)
         for ours, theirs in zip(checkpoint.coefs_ + checkpoint.intercepts_, reference.coefs_ + reference.intercepts_):
             np.testing.assert_array_equal(ours, theirs)
-        np.testing.assert_array_equal(checkpoint.predict_proba(X_SCALED), reference.predict_proba(X_SCALED))
+        np.testing.assert_array_equal(getattr(checkpoint, predict)(X), getattr(reference, predict)(X))
 
 
 def test_settings_cover_runs_that_stop_before_the_last_checkpoint():

@@ -282,9 +282,22 @@ def check_linked_csv(path: str, *, uploads: Collection[str | Path] = (), folders
     return resolved
 
 
+TASKS = ("classification", "regression")
+MAX_CLASSES = 200  # more distinct labels than this is a numeric target read as classes
+
+
+def _task_reason(labels: pd.Series) -> tuple[str, str]:
+    """The task a target suggests, and why, in words."""
+    if _looks_continuous(labels):
+        return "regression", f"it looks continuous ({labels.nunique():,} distinct numbers)"
+    if _numeric(labels) is not None:
+        return "classification", f"its {labels.nunique():,} distinct values are few whole numbers: classes"
+    return "classification", f"it holds text labels ({labels.nunique():,} distinct)"
+
+
 def read_csv(raw: bytes, *, name: str = "the file", target: str | None = None,
-             limits: CsvLimits | None = None) -> Dataset:
-    """Parse CSV bytes into a dataset with a label-encoded target.
+             limits: CsvLimits | None = None, task: str | None = None) -> Dataset:
+    """Parse CSV bytes into a dataset: a label-encoded target (classification) or a numeric one (regression).
 
     Parameters
     ----------
@@ -296,6 +309,10 @@ def read_csv(raw: bytes, *, name: str = "the file", target: str | None = None,
         The target column; guessed with :func:`guess_target` when omitted.
     limits : CsvLimits, optional
         Size caps; :meth:`CsvLimits.from_env` when omitted.
+    task : {"classification", "regression"}, optional
+        How to read the target; when omitted, a continuous numeric target (fractions
+        and more than 10 distinct values, or distinct values for most rows) is
+        regression, anything else classification. ``report["task_reason"]`` says why.
 
     Returns
     -------
@@ -344,14 +361,30 @@ def read_csv(raw: bytes, *, name: str = "the file", target: str | None = None,
     missing_target = int(frame[target].isna().sum())
     frame = frame[frame[target].notna()].reset_index(drop=True)
     labels = frame[target].str.strip()
-    if _looks_continuous(labels):
-        raise DataError(f"target column {target!r} looks continuous ({labels.nunique():,} distinct numbers): that is "
-                        "a regression target, and Tuning Lab tunes classifiers only. Choose a column of classes")
-    class_names = sorted(labels.unique(), key=_class_sort_key)
-    if len(class_names) < 2:
-        only = f" ({class_names[0]!r})" if class_names else ""
-        raise DataError(f"target column {target!r} has a single class{only}. A classifier needs at least two; "
-                        "choose another target column")
+    detected, reason = _task_reason(labels)
+    if task is not None and task not in TASKS:
+        raise DataError(f"task {task!r} is not one of {', '.join(TASKS)}. Choose classification or regression")
+    task = task or detected
+    if task == "regression":
+        target_values = _numeric(labels)
+        if target_values is None:
+            example = next(v for v in labels if _numeric(pd.Series([v])) is None)
+            raise DataError(f"target column {target!r} holds text (such as {example[:30]!r}), not numbers, so it "
+                            "cannot be a regression target. Choose classification, or another target column")
+        _refuse_unusable_numbers(name, target, target_values, labels)
+        if target_values.nunique() < 2:
+            raise DataError(f"target column {target!r} has a single value ({target_values.iloc[0]:g}): there is "
+                            "nothing to predict. Choose another target column")
+        class_names: list[str] = []
+    else:
+        class_names = sorted(labels.unique(), key=_class_sort_key)
+        if len(class_names) < 2:
+            only = f" ({class_names[0]!r})" if class_names else ""
+            raise DataError(f"target column {target!r} has a single class{only}. A classifier needs at least two; "
+                            "choose another target column")
+        if len(class_names) > MAX_CLASSES:
+            raise DataError(f"target column {target!r} has {len(class_names):,} distinct values, more than "
+                            f"{MAX_CLASSES} classes. If it is a number to predict, choose regression")
     if len(frame) < limits.min_rows:
         raise DataError(f"{name} has {len(frame)} usable rows; at least {limits.min_rows} are needed. Add rows")
 
@@ -379,9 +412,15 @@ def read_csv(raw: bytes, *, name: str = "the file", target: str | None = None,
                         f"{'is' if len(dropped) == 1 else 'are'} dropped. Add columns that describe the rows")
 
     X = pd.DataFrame(features, columns=numeric + categorical)
-    y = labels.map({c: i for i, c in enumerate(class_names)}).to_numpy(dtype=np.int64)
+    if task == "regression":
+        y = target_values.to_numpy(dtype=np.float64)
+    else:
+        y = labels.map({c: i for i, c in enumerate(class_names)}).to_numpy(dtype=np.int64)
     report = {
         "source": name,
+        "task": task,
+        "task_detected": detected,
+        "task_reason": reason,
         "encoding": encoding,
         "delimiter": DELIMITERS[delimiter],
         "target": target,
@@ -392,8 +431,8 @@ def read_csv(raw: bytes, *, name: str = "the file", target: str | None = None,
         "missing_values": {c: int(n) for c, n in X.isna().sum().items() if n},
     }
     return Dataset(name=name, X=X, y=y, feature_names=numeric + categorical, class_names=list(class_names),
-                   description=f"{name}: {len(X)} rows, target {target!r}",
-                   numeric_columns=numeric, categorical_columns=categorical, report=report)
+                   description=f"{name}: {len(X)} rows, target {target!r}", numeric_columns=numeric,
+                   categorical_columns=categorical, report=report, task=task)
 
 
 def _class_sort_key(label: str) -> tuple[int, Any]:
@@ -403,7 +442,8 @@ def _class_sort_key(label: str) -> tuple[int, Any]:
         return (1, label)
 
 
-def load_csv(path: str | Path, *, target: str | None = None, limits: CsvLimits | None = None) -> Dataset:
+def load_csv(path: str | Path, *, target: str | None = None, limits: CsvLimits | None = None,
+             task: str | None = None) -> Dataset:
     """Read a CSV file from disk; see :func:`read_csv`."""
     path = Path(path)
     limits = limits or CsvLimits.from_env()
@@ -415,7 +455,7 @@ def load_csv(path: str | Path, *, target: str | None = None, limits: CsvLimits |
         raise DataError(f"{str(path)!r} is a folder, not a CSV file. Give the file's path") from None
     except OSError as exc:
         raise DataError(f"cannot read {str(path)!r}: {exc.strerror}. Check the path and its permissions") from None
-    return read_csv(raw, name=path.name, target=target, limits=limits)
+    return read_csv(raw, name=path.name, target=target, limits=limits, task=task)
 
 
 def _read_regular_file(path: Path, limits: CsvLimits) -> bytes:
@@ -439,10 +479,15 @@ def _read_regular_file(path: Path, limits: CsvLimits) -> bytes:
 
 
 def describe_preprocessing(data: Dataset, preprocess: str) -> list[str]:
-    """What the cross-validated pipeline will do with each kind of column, in words."""
+    """What the cross-validated pipeline will do with each kind of column (and a numeric target), in words."""
+    target = []
+    if data.is_regression and preprocess == "standard":
+        target = ["standardise the target too (TransformedTargetRegressor, fit on the training folds only): the "
+                  "network learns numbers of mean 0 and standard deviation 1, and its predictions are scaled back "
+                  "to the target's units"]
     if data.categorical_columns is None:
         return ["standardise every feature (fit on the training folds only)" if preprocess == "standard"
-                else "use the features as they are"]
+                else "use the features as they are", *target]
     steps = []
     if data.numeric_columns:
         scale = ", then standardise" if preprocess == "standard" else ""
@@ -450,7 +495,7 @@ def describe_preprocessing(data: Dataset, preprocess: str) -> list[str]:
     if data.categorical_columns:
         steps.append(f"{len(data.categorical_columns)} categorical column(s): fill missing values with the most "
                      "frequent one, then one-hot encode")
-    return steps
+    return [*steps, *target]
 
 
 def csv_summary(data: Dataset, preprocess: str = "standard") -> dict[str, Any]:

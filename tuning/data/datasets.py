@@ -1,8 +1,9 @@
-"""Built-in datasets: scikit-learn's bundled files and small generated 2-D problems.
+"""Built-in datasets: scikit-learn's bundled files and small generated problems.
 
-Nothing here downloads anything: ``iris``, ``wine``, ``breast_cancer`` and ``digits``
-ship inside scikit-learn; ``moons``, ``circles``, ``xor``, ``spirals`` and ``blobs``
-are generated from a seed.
+Nothing here downloads anything: ``iris``, ``wine``, ``breast_cancer``, ``digits`` and
+``diabetes`` ship inside scikit-learn; ``moons``, ``circles``, ``xor``, ``spirals``,
+``blobs``, ``friedman1`` and ``sine`` are generated from a seed. ``diabetes``,
+``friedman1`` and ``sine`` have numeric targets (regression).
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ class BuiltinDataset:
     description: str
     make: Callable[..., Dataset]
     options: Mapping[str, Option] = field(default_factory=dict)
+    task: str = "classification"
+    n_features: int = 2
 
 
 def _bundled(name: str, loader: Callable[..., Any], description: str) -> BuiltinDataset:
@@ -129,9 +132,35 @@ def _make_blobs(n_samples: int, noise: float, random_state: int, centers: int) -
     return _two_d("blobs", X, y)
 
 
-def _generated_options(noise: float, noise_high: float = 1.0) -> dict[str, Option]:
+def _load_diabetes() -> Dataset:
+    bunch = skdatasets.load_diabetes()  # bundled with scikit-learn; its features come centred and scaled
+    return Dataset(name="diabetes", X=np.asarray(bunch.data, dtype=np.float64),
+                   y=np.asarray(bunch.target, dtype=np.float64), feature_names=[str(f) for f in bunch.feature_names],
+                   class_names=[], task="regression")
+
+
+def _make_friedman1(n_samples: int, noise: float, random_state: int) -> Dataset:
+    X, y = skdatasets.make_friedman1(n_samples=n_samples, n_features=10, noise=noise, random_state=random_state)
+    return Dataset(name="friedman1", X=X, y=y, feature_names=[f"x{k}" for k in range(1, 11)], class_names=[],
+                   task="regression")
+
+
+def make_sine(n_samples: int, noise: float, random_state: int) -> tuple[np.ndarray, np.ndarray]:
+    """x uniform in [-3, 3], y = sin(2x) plus Gaussian noise: a curve with two bends each way."""
+    rng = np.random.default_rng(random_state)
+    x = rng.uniform(-3.0, 3.0, size=n_samples)
+    y = np.sin(2.0 * x) + rng.normal(scale=noise, size=n_samples)
+    return x.reshape(-1, 1), y
+
+
+def _make_sine(n_samples: int, noise: float, random_state: int) -> Dataset:
+    X, y = make_sine(n_samples, noise, random_state)
+    return Dataset(name="sine", X=X, y=y, feature_names=["x"], class_names=[], task="regression")
+
+
+def _generated_options(noise: float, noise_high: float = 1.0, n_samples: int = 300) -> dict[str, Option]:
     return {
-        "n_samples": Option(int, 300, 20, 100_000, "number of points"),
+        "n_samples": Option(int, n_samples, 20, 100_000, "number of points"),
         "noise": Option(float, noise, 0.0, noise_high, "standard deviation of added noise"),
         "random_state": Option(int, 0, 0, 2**32 - 1, "seed of the generator"),
     }
@@ -157,6 +186,14 @@ BUILTIN_DATASETS: dict[str, BuiltinDataset] = {
         BuiltinDataset("blobs", "Gaussian clusters, one per class (2-D).", _make_blobs,
                        {**_generated_options(1.0, noise_high=10.0),
                         "centers": Option(int, 3, 2, 10, "number of classes")}),
+        BuiltinDataset("diabetes", "Diabetes progression after a year: 442 patients, 10 measurements "
+                       "(regression, bundled with scikit-learn).", lambda: _load_diabetes(), task="regression",
+                       n_features=10),
+        BuiltinDataset("friedman1", "Friedman #1: y = 10 sin(π x1 x2) + 20 (x3 − 0.5)² + 10 x4 + 5 x5 + noise; "
+                       "x6–x10 are noise (regression).", _make_friedman1,
+                       _generated_options(1.0, noise_high=10.0), task="regression", n_features=10),
+        BuiltinDataset("sine", "A noisy sine, y = sin(2x) + noise, on one feature (regression, 1-D).", _make_sine,
+                       _generated_options(0.3, noise_high=2.0, n_samples=100), task="regression", n_features=1),
     ]
 }
 
@@ -208,7 +245,13 @@ def _normalize_csv_spec(raw: Mapping[str, Any]) -> dict[str, Any]:
     return {"csv": path, "target": target}
 
 
-def load_dataset(dataset_spec: Mapping[str, Any]) -> Dataset:
+def dataset_task(dataset_spec: Mapping[str, Any]) -> str | None:
+    """A built-in dataset's task ("classification" or "regression"); None for a CSV file (its target decides)."""
+    normalized = normalize_dataset_spec(dataset_spec)
+    return None if "csv" in normalized else BUILTIN_DATASETS[normalized["name"]].task
+
+
+def load_dataset(dataset_spec: Mapping[str, Any], *, task: str | None = None) -> Dataset:
     """Load (or generate) the dataset a spec names.
 
     Parameters
@@ -216,6 +259,9 @@ def load_dataset(dataset_spec: Mapping[str, Any]) -> Dataset:
     dataset_spec : mapping
         ``{"name": NAME, **options}`` as in an experiment spec (defaults are filled
         in), or ``{"csv": PATH, "target": COLUMN}`` for a CSV file.
+    task : {"classification", "regression"}, optional
+        For a CSV file, how to read its target; chosen from the target when omitted
+        (see :func:`tuning.data.csv_source.read_csv`). A built-in has its own task.
 
     Returns
     -------
@@ -223,24 +269,27 @@ def load_dataset(dataset_spec: Mapping[str, Any]) -> Dataset:
     """
     normalized = normalize_dataset_spec(dataset_spec)
     if "csv" in normalized:
-        return load_csv(normalized["csv"], target=normalized["target"])
+        return load_csv(normalized["csv"], target=normalized["target"], task=task)
     builtin = BUILTIN_DATASETS[normalized["name"]]
     options = {k: v for k, v in normalized.items() if k != "name"}
     return replace(builtin.make(**options), description=builtin.description)
 
 
 # Rows, features and classes of the bundled datasets (a unit test checks them against the files).
-_BUNDLED_SHAPES = {"iris": (150, 4, 3), "wine": (178, 13, 3), "breast_cancer": (569, 30, 2), "digits": (1797, 64, 10)}
+_BUNDLED_SHAPES = {"iris": (150, 4, 3), "wine": (178, 13, 3), "breast_cancer": (569, 30, 2), "digits": (1797, 64, 10),
+                   "diabetes": (442, 10, 1)}
 
 
 def dataset_shape(dataset_spec: Mapping[str, Any]) -> tuple[int, int, int] | None:
-    """Rows, features and classes of a built-in dataset, without loading it; None for a CSV file."""
+    """Rows, features and classes (1 for regression) of a built-in dataset, without loading it; None for a CSV file."""
     normalized = normalize_dataset_spec(dataset_spec)
     if "csv" in normalized:
         return None
     if normalized["name"] in _BUNDLED_SHAPES:
         return _BUNDLED_SHAPES[normalized["name"]]
-    return normalized["n_samples"], 2, normalized.get("centers", 2)
+    builtin = BUILTIN_DATASETS[normalized["name"]]
+    classes = 1 if builtin.task == "regression" else normalized.get("centers", 2)
+    return normalized["n_samples"], builtin.n_features, classes
 
 
 def list_datasets() -> list[dict[str, Any]]:
@@ -249,6 +298,7 @@ def list_datasets() -> list[dict[str, Any]]:
         {
             "name": d.name,
             "description": d.description,
+            "task": d.task,
             "options": {
                 name: {"type": opt.kind.__name__, "default": opt.default,
                        "min": opt.low, "max": opt.high, "help": opt.help}

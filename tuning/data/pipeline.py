@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sklearn.compose import ColumnTransformer
+from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
 from sklearn.impute import SimpleImputer
-from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -43,7 +42,14 @@ def make_preprocessor(data: Dataset | None, preprocess: str) -> Any | None:
     return ColumnTransformer(transformers)
 
 
-def make_pipeline(preprocessor: Any | None, mlp: MLPClassifier) -> Pipeline:
+def make_pipeline(preprocessor: Any | None, mlp: Any) -> Pipeline:
     """``Pipeline([("prep", preprocessor), ("mlp", mlp)])``, without the first step when None."""
     steps: list[tuple[str, Any]] = [("prep", preprocessor)] if preprocessor is not None else []
     return Pipeline([*steps, ("mlp", mlp)])
+
+
+def scale_target(regressor: Any) -> TransformedTargetRegressor:
+    """``regressor`` trained on the target standardised (fit on the training rows only), its
+    predictions scaled back: a network learns far better from numbers of mean 0 and
+    standard deviation 1 than from, say, prices in the hundreds of thousands."""
+    return TransformedTargetRegressor(regressor=regressor, transformer=StandardScaler())

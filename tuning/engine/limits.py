@@ -119,7 +119,7 @@ def _layers(sizes: Any) -> list[int]:
 
 
 def n_weights(hidden_layer_sizes: Any, n_features: int, n_classes: int) -> int:
-    """Weights and biases of an ``MLPClassifier`` with these layers on this data."""
+    """Weights and biases of a network with these layers on this data (``n_classes=1``: a regressor's one output)."""
     widths = [n_features, *_layers(hidden_layer_sizes), 1 if n_classes == 2 else n_classes]
     return sum(a * b + b for a, b in pairwise(widths))
 
@@ -134,7 +134,7 @@ def _values(spec: ExperimentSpec, name: str) -> list[Any]:
 
 def _shape(spec: ExperimentSpec, data: Dataset | None) -> tuple[int, int, int] | None:
     if data is not None:
-        return data.n_samples, data.n_features, len(data.class_names)
+        return data.n_samples, data.n_features, 1 if data.is_regression else len(data.class_names)
     return dataset_shape(spec.dataset)
 
 

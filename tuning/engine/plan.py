@@ -318,7 +318,7 @@ def estimate_search(
     n_jobs = cores if n_jobs < 0 else max(1, n_jobs)
     n = data.n_samples
     rows = n * (plan.n_splits - 1) / plan.n_splits
-    outputs = 1 if len(data.class_names) <= 2 else len(data.class_names)
+    outputs = data.n_outputs
     shape = {"width": _input_width(data), "outputs": outputs, "table": bool(data.categorical_columns)}
     costs = [_unit_seconds(t, throughput, rows=rows, scored_rows=len(t.checkpoints) * n, epochs=t.max_iter,
                            scores=2 * len(t.checkpoints), **shape)

@@ -19,24 +19,22 @@ from typing import Any
 
 import numpy as np
 import sklearn
-from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import GridSearchCV, check_cv
 from sklearn.model_selection._validation import _warn_or_raise_about_fit_failures
-from sklearn.neural_network import MLPClassifier
-from sklearn.pipeline import Pipeline
 from sklearn.utils.parallel import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
 from tuning.data.dataset import Dataset
 from tuning.data.datasets import load_dataset
-from tuning.data.pipeline import make_pipeline, make_preprocessor
+from tuning.data.pipeline import make_pipeline, make_preprocessor, scale_target
 from tuning.engine.cluster import dask_backend
 from tuning.engine.limits import SearchLimits, check_search_costs
+from tuning.engine.networks import make_network
 from tuning.engine.plan import SearchPlan, Trajectory, plan_search
 from tuning.engine.results import SearchResult, build_cv_results, fit_and_score_outputs
-from tuning.engine.spec import ExperimentSpec, parse_spec
+from tuning.engine.spec import ExperimentSpec, for_data, parse_spec
 from tuning.engine.store import ExperimentStore, experiment_id
 from tuning.engine.training import FitRecord, UnitResult, fit_trajectory
 from tuning.errors import DataError, SearchFailed, SpecError, TuningError, sentence
@@ -78,38 +76,75 @@ class _Collected:
         return [r for u in self.units for r in u.records]
 
 
+def target_scaled(spec: ExperimentSpec) -> bool:
+    """Whether the spec's pipeline standardises the target: a regression with ``preprocess="standard"``."""
+    return spec.task == "regression" and spec.preprocess == "standard"
+
+
+def network_prefix(spec: ExperimentSpec) -> str:
+    """How the spec's pipeline names the network's parameters: ``mlp__`` (``regressor__mlp__`` when the
+    target is scaled, inside a ``TransformedTargetRegressor``)."""
+    return "regressor__mlp__" if target_scaled(spec) else "mlp__"
+
+
+def build_estimator(spec: ExperimentSpec, data: Dataset | None, params: dict[str, Any] | None = None) -> Any:
+    """The spec's unfitted estimator: preprocessing and the network (with ``params`` over the spec's
+    fixed ones) in a ``Pipeline``, inside a ``TransformedTargetRegressor`` when the target is scaled."""
+    pipeline = make_pipeline(make_preprocessor(data, spec.preprocess),
+                             make_network(spec.task, {**spec.estimator, **(params or {})}))
+    return scale_target(pipeline) if target_scaled(spec) else pipeline
+
+
 def sklearn_equivalent(
     spec: ExperimentSpec | dict[str, Any], data: Dataset | None = None
-) -> tuple[Pipeline, list[dict[str, list[Any]]]]:
+) -> tuple[Any, list[dict[str, list[Any]]]]:
     """The estimator and ``param_grid`` a plain ``GridSearchCV`` needs for this spec.
 
     ``GridSearchCV(estimator, param_grid, cv=spec.cv, scoring=spec.scoring)`` reports
-    the same scores as :func:`run_search`; grid keys carry the pipeline prefix ``mlp__``.
+    the same scores as :func:`run_search`; grid keys carry the pipeline prefix ``mlp__``
+    (``regressor__mlp__`` for a regression whose target is scaled, see :func:`network_prefix`).
     ``data`` (loaded from the spec when omitted) decides the column handling of a CSV table.
     """
     spec = parse_spec(spec)
     if data is None and "csv" in spec.dataset:
-        data = load_dataset(spec.dataset)
-    estimator = make_pipeline(make_preprocessor(data, spec.preprocess), MLPClassifier(**spec.estimator))
-    grid = [{f"mlp__{k}": v for k, v in g.items()} for g in spec.param_grid]
-    return estimator, grid
+        data = load_dataset(spec.dataset, task=_task_to_load(spec))
+    if data is not None:
+        spec = for_data(spec, data)
+    prefix = network_prefix(spec)
+    grid = [{f"{prefix}{k}": v for k, v in g.items()} for g in spec.param_grid]
+    return build_estimator(spec, data), grid
+
+
+def _task_to_load(spec: ExperimentSpec) -> str | None:
+    return None if spec.task == "auto" else spec.task
 
 
 def check_data_fits_spec(spec: ExperimentSpec, data: Dataset) -> None:
-    """Refuse, before any fitting, data no classifier can be cross-validated on."""
-    if len(data.class_names) < 2:
+    """Refuse, before any fitting, data the spec's network cannot be cross-validated on."""
+    if spec.task not in ("auto", data.task):
+        raise SpecError("task", f"the spec is a {spec.task}, but {data.name} has a {data.task} target",
+                        f"Choose {data.task}, or another dataset")
+    if data.is_regression:
+        if np.ptp(np.asarray(data.y, dtype=float)) == 0:
+            raise DataError(f"{data.name} has the same target value on every row; there is nothing to predict")
+    elif len(data.class_names) < 2:
         raise DataError(f"{data.name} has a single class; a classifier needs at least two")
 
 
 def split_folds(spec: ExperimentSpec, data: Dataset) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The folds ``GridSearchCV(cv=spec.cv)`` splits a classifier's data into.
+    """The folds ``GridSearchCV(cv=spec.cv)`` splits the data into: stratified for a classifier,
+    ``KFold`` for a regressor, as scikit-learn's ``check_cv`` chooses.
 
     scikit-learn's warnings (a class with fewer rows than folds) are warnings here too;
     what it refuses (more folds than rows of every class) is a :class:`SpecError`.
     """
+    classifier = not data.is_regression
     try:
-        return list(check_cv(spec.cv, data.y, classifier=True).split(data.X, data.y))
+        return list(check_cv(spec.cv, data.y, classifier=classifier).split(data.X, data.y))
     except ValueError as exc:  # StratifiedKFold refuses only when every class is smaller than cv
+        if not classifier:
+            raise SpecError("cv", f"{spec.cv} folds need at least {spec.cv} rows, but {data.name} has "
+                            f"{data.n_samples} (scikit-learn: {sentence(exc)})", "Use fewer folds") from None
         largest = max(data.class_counts)
         raise SpecError("cv", f"{spec.cv} folds need at least {spec.cv} rows of one class, but no class of "
                         f"{data.name} has more than {largest} (scikit-learn: {sentence(exc)})",
@@ -205,9 +240,8 @@ def curves_of(candidates: list[dict[str, Any]], n_splits: int, records: list[Fit
     return curves
 
 
-def _refit(spec: ExperimentSpec, data: Dataset, params: dict[str, Any]) -> Pipeline:
-    estimator, _ = sklearn_equivalent(spec, data)
-    estimator = clone(estimator).set_params(**{f"mlp__{k}": v for k, v in params.items()})
+def _refit(spec: ExperimentSpec, data: Dataset, params: dict[str, Any]) -> Any:
+    estimator = build_estimator(spec, data, params)
     with threadpool_limits(limits=1), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return estimator.fit(data.X, data.y)
@@ -227,7 +261,7 @@ def run_search(
     scheduler: str | None = None,
     limits: SearchLimits | None = None,
 ) -> SearchResult:
-    """Run a cross-validated grid search over ``MLPClassifier`` as the spec describes.
+    """Run a cross-validated grid search over ``MLPClassifier`` or ``MLPRegressor`` as the spec describes.
 
     Parameters
     ----------
@@ -277,10 +311,11 @@ def run_search(
     limits = limits or SearchLimits.from_env(max_epochs)
     plan = check_search_costs(spec, limits, data=data)  # before loading: a built-in's shape is known
     if data is None:
-        data = load_dataset(spec.dataset)
-        if "csv" in spec.dataset:  # now the table's size is known too
+        data = load_dataset(spec.dataset, task=_task_to_load(spec))
+        if "csv" in spec.dataset:  # now the table's size (and its target's task) is known too
             plan = check_search_costs(spec, limits, data=data)
     check_data_fits_spec(spec, data)
+    spec = for_data(spec, data)
     with warnings.catch_warnings(record=True) as split_warnings:
         warnings.simplefilter("always")
         folds = split_folds(spec, data)
@@ -325,12 +360,10 @@ def run_search(
         collected.units.append(unit)
         report(plan.candidates[unit.records[-1].candidate] if unit.records else None)
 
-    preprocessor = make_preprocessor(data, spec.preprocess)
-    scorer = check_scoring(make_pipeline(preprocessor, MLPClassifier()), scoring=spec.scoring)
+    scorer = check_scoring(build_estimator(spec, data), scoring=spec.scoring)
 
     def task(u: Unit) -> Any:
-        estimator = make_pipeline(None if preprocessor is None else clone(preprocessor),
-                                  MLPClassifier(**u.trajectory.params))
+        estimator = build_estimator(spec, data, u.trajectory.params)
         train, test = folds[u.fold]
         return delayed(fit_trajectory)(
             data.X, data.y, train, test, estimator=estimator, candidates=u.trajectory.candidates,

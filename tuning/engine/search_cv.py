@@ -2,8 +2,9 @@
 
 The class is a subclass: the constructor, validation, ``_run_search`` (which candidates),
 ``_format_results`` (``cv_results_``), multimetric scoring, best-candidate selection and
-refit are scikit-learn's. When the estimator is an ``MLPClassifier`` (or a ``Pipeline``
-ending in one) only the evaluation of the candidates differs: the engine's units of work
+refit are scikit-learn's. When the estimator is an ``MLPClassifier`` or ``MLPRegressor``
+(or a ``Pipeline`` ending in one, or a ``TransformedTargetRegressor`` around either) only
+the evaluation of the candidates differs: the engine's units of work
 (:func:`tuning.engine.training.fit_trajectory`) train each group of candidates that differ
 only in ``max_iter`` once per split, score every checkpoint with the same scorer objects
 and ``error_score``, and return ``_fit_and_score``'s dicts. For any other estimator
@@ -46,7 +47,8 @@ class GridSearchCV(_SklearnGridSearchCV):
 
     Same parameters, methods and attributes as scikit-learn's (see its documentation);
     ``isinstance(search, sklearn.model_selection.GridSearchCV)`` holds. When
-    ``estimator`` is an ``MLPClassifier``, or a ``Pipeline`` whose last step is one,
+    ``estimator`` is an ``MLPClassifier`` or ``MLPRegressor``, a ``Pipeline`` whose last step
+    is one, or a ``TransformedTargetRegressor`` around either,
     candidates that differ only in the network's ``max_iter`` share one training run per
     split (with a stochastic solver and an integer ``random_state``, the weights after
     epoch k of a longer run are bit-identical to a fit with ``max_iter=k``), the longest
@@ -100,7 +102,8 @@ n_splits_, refit_time_, multimetric_, classes_, n_features_in_, feature_names_in
         return self._fit_with_engine(X, y, **params)
 
     def _uses_engine(self) -> bool:
-        """The estimator ends in an ``MLPClassifier``, and no scikit-learn callback watches each fit."""
+        """The estimator ends in an ``MLPClassifier`` or ``MLPRegressor``, and no scikit-learn callback watches
+        each fit."""
         return mlp_path(self.estimator) is not None and not getattr(self, "_skl_callbacks", None)
 
     @_fit_context(prefer_skip_nested_validation=False)
@@ -236,10 +239,12 @@ n_splits_, refit_time_, multimetric_, classes_, n_features_in_, feature_names_in
         self.epochs_gridsearchcv_ = sum(r.n_iter for r in records)
         self._engine_records_ = records
         self._engine_units_ = units
-        classes, counts = np.unique(np.asarray(y), return_counts=True) if y is not None else ([], [])
+        regression = not is_classifier(self.estimator)  # a regressor's numbers are not classes
+        classes, counts = np.unique(np.asarray(y), return_counts=True) if y is not None and not regression else ([], [])
         self._engine_data_ = {"n_samples": len(y) if y is not None else 0,
                               "n_features": int(np.shape(X)[1]) if len(np.shape(X)) > 1 else 1,
-                              "classes": {str(c): int(n) for c, n in zip(classes, counts)}}
+                              "classes": {str(c): int(n) for c, n in zip(classes, counts)},
+                              **({"task": "regression"} if regression else {})}
 
     def to_result(self, *, dataset: str = "python") -> SearchResult:
         """This fitted search as a :class:`~tuning.SearchResult`: what the figure builders, the
@@ -254,7 +259,8 @@ n_splits_, refit_time_, multimetric_, classes_, n_features_in_, feature_names_in
             The data's name, as the Experiments page lists it.
         """
         check_is_fitted(self, "fit_log_", msg="to_result() needs a search that Tuning Lab's engine fitted "
-                                               "(an MLPClassifier, or a Pipeline ending in one); call fit first")
+                                               "(an MLPClassifier or MLPRegressor, or a Pipeline ending in one); "
+                                               "call fit first")
         path = mlp_path(self.estimator) or ""
         prefix = f"{path}__" if path else ""
 

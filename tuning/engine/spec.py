@@ -20,15 +20,19 @@ from pathlib import Path
 from typing import Any
 
 from sklearn.metrics import get_scorer_names
-from sklearn.neural_network import MLPClassifier
 from sklearn.utils._param_validation import InvalidParameterError
 
-from tuning.data.datasets import normalize_dataset_spec
+from tuning.data.dataset import Dataset
+from tuning.data.datasets import dataset_task, normalize_dataset_spec
+from tuning.engine.networks import DEFAULT_SCORING, REGRESSION_SCORERS, TASKS, make_network, network_params
 from tuning.errors import SpecError, TuningError, describe_value
 
 PREPROCESS_CHOICES = ("standard", "none")
-SPEC_FIELDS = ("dataset", "preprocess", "estimator", "param_grid", "cv", "scoring", "n_jobs")
-MLP_PARAMS = tuple(sorted(MLPClassifier().get_params()))
+SPEC_FIELDS = ("dataset", "task", "preprocess", "estimator", "param_grid", "cv", "scoring", "n_jobs")
+AUTO = "auto"  # a CSV file's task, until its target is read
+MLP_PARAMS = network_params("classification")
+_PARAMS = {"classification": MLP_PARAMS, "regression": network_params("regression"),
+           AUTO: tuple(sorted({*MLP_PARAMS, *network_params("regression")}))}
 DEFAULT_RANDOM_STATE = 0
 
 Grid = dict[str, list[Any]]
@@ -43,18 +47,23 @@ class ExperimentSpec:
     dataset : dict
         ``{"name": NAME, **options}`` with every option's default filled in.
     param_grid : list of dict
-        One or more grids of ``MLPClassifier`` parameter names to lists of values,
+        One or more grids of the network's parameter names to lists of values,
         exactly as ``GridSearchCV`` accepts them (a single grid is a list of one).
     estimator : dict
-        Fixed ``MLPClassifier`` parameters. ``random_state`` defaults to 0 so that
+        Fixed parameters of the network. ``random_state`` defaults to 0 so that
         runs are reproducible; set it to ``null`` explicitly for a random start.
+    task : {"classification", "regression", "auto"}, default: the data's
+        ``MLPClassifier`` or ``MLPRegressor``. A built-in dataset has its own task; a
+        CSV file's is ``"auto"`` (chosen from its target when it is read, see
+        :func:`for_data`) unless the spec says.
     preprocess : {"standard", "none"}, default="standard"
         ``"standard"`` puts a ``StandardScaler`` in front of the network, inside the
         cross-validated pipeline.
     cv : int, default=5
-        Number of stratified folds, split as ``GridSearchCV`` splits a classifier.
-    scoring : str, default="accuracy"
-        A scikit-learn scorer name.
+        Number of folds, split as ``GridSearchCV`` splits the estimator: stratified for a
+        classifier, ``KFold`` for a regressor.
+    scoring : str, default="accuracy" for classification, "r2" for regression
+        A scikit-learn scorer name; None only while the task is "auto".
     n_jobs : int or None, default=None
         Parallel workers as in joblib (None means 1, -1 means all cores).
     """
@@ -64,13 +73,19 @@ class ExperimentSpec:
     estimator: dict[str, Any] = field(default_factory=lambda: {"random_state": DEFAULT_RANDOM_STATE})
     preprocess: str = "standard"
     cv: int = 5
-    scoring: str = "accuracy"
+    scoring: str | None = "accuracy"
     n_jobs: int | None = None
+    task: str = "classification"
 
     def to_dict(self) -> dict[str, Any]:
-        """The spec as plain JSON data; ``parse_spec(spec.to_dict()) == spec``."""
+        """The spec as plain JSON data; ``parse_spec(spec.to_dict()) == spec``.
+
+        ``task`` is left out for classification, so that a spec (and its experiment id)
+        reads as it did before regression existed.
+        """
         grid: Grid | list[Grid] = self.param_grid[0] if len(self.param_grid) == 1 else self.param_grid
         return {
+            **({"task": self.task} if self.task != "classification" else {}),
             "dataset": dict(self.dataset),
             "preprocess": self.preprocess,
             "estimator": dict(self.estimator),
@@ -100,8 +115,8 @@ def _to_json_value(value: Any) -> Any:
     return value
 
 
-def check_mlp_value(where: str, name: str, value: Any) -> Any:
-    """Validate one value of one ``MLPClassifier`` parameter with scikit-learn's own rules."""
+def check_mlp_value(where: str, name: str, value: Any, task: str = "classification") -> Any:
+    """Validate one value of one parameter of the task's network with scikit-learn's own rules."""
     value = _to_json_value(value)
     if name == "hidden_layer_sizes":
         sizes = value if isinstance(value, list) else [value]
@@ -110,8 +125,10 @@ def check_mlp_value(where: str, name: str, value: Any) -> Any:
                             f"got {describe_value(value)}",
                             "Write one list of units per network, e.g. [16] or [32, 16]")
         return value
+    if task == AUTO:
+        task = "regression" if name not in MLP_PARAMS else "classification"
     try:
-        MLPClassifier(**{name: value})._validate_params()
+        make_network(task, {name: value})._validate_params()
     except InvalidParameterError as exc:
         detail = str(exc).split(" must be ", 1)[-1]
         detail = re.sub(r"\.?\s*Got .* instead\.?$", "", detail)
@@ -119,28 +136,35 @@ def check_mlp_value(where: str, name: str, value: Any) -> Any:
     return value
 
 
-def _check_param_name(where: str, name: Any) -> str:
-    if not isinstance(name, str) or name not in MLP_PARAMS:
-        hint = _suggest(str(name), MLP_PARAMS) if isinstance(name, str) else ""
-        raise SpecError(where, f"{name!r} is not an MLPClassifier parameter",
-                        hint or f"The parameters are: {', '.join(MLP_PARAMS)}")
+_NETWORK_NAMES = {"classification": "MLPClassifier", "regression": "MLPRegressor", AUTO: "MLPClassifier/MLPRegressor"}
+
+
+def _check_param_name(where: str, name: Any, task: str = "classification") -> str:
+    names = _PARAMS[task]
+    if not isinstance(name, str) or name not in names:
+        hint = _suggest(str(name), names) if isinstance(name, str) else ""
+        if isinstance(name, str) and name in _PARAMS[AUTO]:
+            hint = f"{name} is an {_NETWORK_NAMES['regression' if name not in MLP_PARAMS else 'classification']} " \
+                   f"parameter: use it with that task"
+        raise SpecError(where, f"{name!r} is not an {_NETWORK_NAMES[task]} parameter",
+                        hint or f"The parameters are: {', '.join(names)}")
     return name
 
 
-def _normalize_grid(where: str, raw: Any) -> Grid:
+def _normalize_grid(where: str, raw: Any, task: str) -> Grid:
     if not isinstance(raw, Mapping):
         raise SpecError(where, f"needs an object of parameter lists, got {describe_value(raw)}",
                         'Write e.g. {"hidden_layer_sizes": [[4], [16]], "max_iter": [50, 100]}')
     grid: Grid = {}
     for name, values in raw.items():
         key = f"{where}.{name}"
-        _check_param_name(key, name)
+        _check_param_name(key, name, task)
         if isinstance(values, str) or not isinstance(values, Sequence):
             raise SpecError(key, f"needs a list of values, got {describe_value(values)}",
                             f"Single values need to be wrapped in a list: [{json.dumps(values)}]")
         if len(values) == 0:
             raise SpecError(key, "is an empty list", "Give at least one value, or remove the parameter")
-        grid[name] = [check_mlp_value(f"{key}[{i}]", name, v) for i, v in enumerate(values)]
+        grid[name] = [check_mlp_value(f"{key}[{i}]", name, v, task) for i, v in enumerate(values)]
         _refuse_repeats(key, grid[name])
     return grid
 
@@ -156,27 +180,55 @@ def _refuse_repeats(where: str, values: list[Any]) -> None:
         seen[text] = i
 
 
-def _normalize_param_grid(raw: Any) -> list[Grid]:
+def _normalize_param_grid(raw: Any, task: str) -> list[Grid]:
     if isinstance(raw, Mapping):
-        return [_normalize_grid("param_grid", raw)]
+        return [_normalize_grid("param_grid", raw, task)]
     if isinstance(raw, Sequence) and not isinstance(raw, str) and len(raw) > 0:
-        return [_normalize_grid(f"param_grid[{i}]", g) for i, g in enumerate(raw)]
+        return [_normalize_grid(f"param_grid[{i}]", g, task) for i, g in enumerate(raw)]
     raise SpecError("param_grid", f"needs an object or a non-empty list of objects, got {describe_value(raw)}",
                     'Write e.g. {"hidden_layer_sizes": [[4], [16]], "max_iter": [50, 100]}')
 
 
-def _normalize_estimator(raw: Any) -> dict[str, Any]:
+def _normalize_estimator(raw: Any, task: str) -> dict[str, Any]:
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
-        raise SpecError("estimator", f"needs an object of MLPClassifier parameters, got {describe_value(raw)}",
-                        'Write e.g. {"random_state": 0, "solver": "adam"}')
+        raise SpecError("estimator", f"needs an object of {_NETWORK_NAMES[task]} parameters, got "
+                        f"{describe_value(raw)}", 'Write e.g. {"random_state": 0, "solver": "adam"}')
     estimator = {"random_state": DEFAULT_RANDOM_STATE}
     for name, value in raw.items():
         key = f"estimator.{name}"
-        _check_param_name(key, name)
-        estimator[name] = check_mlp_value(key, name, value)
+        _check_param_name(key, name, task)
+        estimator[name] = check_mlp_value(key, name, value, task)
     return estimator
+
+
+def _normalize_task(raw: Any, dataset: dict[str, Any]) -> str:
+    """The spec's task: as written, else the built-in dataset's, else "auto" for a CSV file."""
+    builtin = dataset_task(dataset)
+    if raw is None or raw == AUTO:
+        return builtin or AUTO
+    if raw not in TASKS:
+        raise SpecError("task", f"got {describe_value(raw)}", f"Use one of: {', '.join(TASKS)} (or leave it out)")
+    if builtin is not None and raw != builtin:
+        raise SpecError("task", f"{dataset['name']} is a {builtin} dataset, not {raw}",
+                        f'Use "task": "{builtin}", or a {raw} dataset')
+    return raw
+
+
+def _check_scoring(scoring: Any, task: str) -> str | None:
+    if scoring is None:
+        return DEFAULT_SCORING.get(task)
+    scorer_names = get_scorer_names()
+    if not isinstance(scoring, str) or scoring not in scorer_names:
+        hint = _suggest(str(scoring), scorer_names) if isinstance(scoring, str) else ""
+        raise SpecError("scoring", f"unknown scorer {describe_value(scoring)}",
+                        hint or "Use a scikit-learn scorer name such as 'accuracy' or 'f1_macro'")
+    if task == "regression" and scoring not in REGRESSION_SCORERS:
+        raise SpecError("scoring", f"{scoring!r} scores classes, and this is a regression",
+                        "Use a regression scorer such as 'r2', 'neg_root_mean_squared_error' or "
+                        "'neg_mean_absolute_error'")
+    return scoring
 
 
 def parse_spec(raw: Any) -> ExperimentSpec:
@@ -210,26 +262,41 @@ def parse_spec(raw: Any) -> ExperimentSpec:
     if not _is_int(cv) or cv < 2:
         raise SpecError("cv", f"needs a whole number of folds of at least 2, got {describe_value(cv)}",
                         "Use e.g. 3 or 5")
-    scoring = raw.get("scoring", "accuracy")
-    scorer_names = get_scorer_names()
-    if not isinstance(scoring, str) or scoring not in scorer_names:
-        hint = _suggest(str(scoring), scorer_names) if isinstance(scoring, str) else ""
-        raise SpecError("scoring", f"unknown scorer {describe_value(scoring)}",
-                        hint or "Use a scikit-learn scorer name such as 'accuracy' or 'f1_macro'")
     n_jobs = raw.get("n_jobs")
     if n_jobs is not None and (not _is_int(n_jobs) or n_jobs == 0):
         raise SpecError("n_jobs", f"got {describe_value(n_jobs)}",
                         "Use a whole number of workers (1, 2, ...), -1 for all cores, or null")
 
+    dataset = normalize_dataset_spec(raw["dataset"])
+    task = _normalize_task(raw.get("task"), dataset)
     return ExperimentSpec(
-        dataset=normalize_dataset_spec(raw["dataset"]),
-        param_grid=_normalize_param_grid(raw["param_grid"]),
-        estimator=_normalize_estimator(raw.get("estimator")),
+        dataset=dataset,
+        param_grid=_normalize_param_grid(raw["param_grid"], task),
+        estimator=_normalize_estimator(raw.get("estimator"), task),
         preprocess=preprocess,
         cv=cv,
-        scoring=scoring,
+        scoring=_check_scoring(raw.get("scoring"), task),
         n_jobs=n_jobs,
+        task=task,
     )
+
+
+def for_data(spec: ExperimentSpec, data: Dataset) -> ExperimentSpec:
+    """The spec with an "auto" task made the data's (and the scorer its default), checked again.
+
+    Raises
+    ------
+    SpecError
+        When the data's task does not suit the spec (a classifier scorer, or a parameter
+        of the other network).
+    """
+    if spec.task != AUTO:
+        if spec.task != data.task:
+            raise SpecError("task", f"the spec is a {spec.task}, but {data.name} was read as a {data.task}",
+                            f'Load the data with task="{spec.task}"')
+        return spec
+    raw = {**spec.to_dict(), "task": data.task}
+    return parse_spec(raw)
 
 
 def load_spec(path: str | Path) -> ExperimentSpec:

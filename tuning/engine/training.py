@@ -15,6 +15,7 @@ This is where "train once, score many" happens, in two steps with a seam between
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import numbers
 import os
@@ -28,6 +29,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import clone
+from sklearn.compose import TransformedTargetRegressor
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics._scorer import _MultimetricScorer
 from sklearn.model_selection._validation import _score
@@ -38,6 +40,7 @@ from sklearn.utils.validation import _check_method_params, _num_samples
 from threadpoolctl import threadpool_limits
 
 from tuning.engine.cluster import running_on_dask_worker
+from tuning.engine.networks import is_network
 
 # The state an MLPClassifier has after a fit, besides its weights, that depends on
 # how many epochs ran; copied at each checkpoint.
@@ -129,8 +132,8 @@ class _Snapshot:
     elapsed: float
 
 
-class EpochHookMLP(MLPClassifier):
-    """An ``MLPClassifier`` that calls :meth:`_end_of_epoch` at the end of every epoch.
+class EpochHook:
+    """Mixed into a network class: calls :meth:`_end_of_epoch` at the end of every epoch.
 
     This is the one place that relies on scikit-learn's private
     ``_update_no_improvement_count``: the stochastic solvers call it once at the end of
@@ -147,8 +150,22 @@ class EpochHookMLP(MLPClassifier):
         """Override to act on the model as it is after epoch ``self.n_iter_``."""
 
 
-class _CheckpointingMLP(EpochHookMLP):
-    """An ``MLPClassifier`` that copies its model state at chosen epochs."""
+class EpochHookMLP(EpochHook, MLPClassifier):
+    """An ``MLPClassifier`` that calls :meth:`_end_of_epoch` at the end of every epoch."""
+
+
+class _Checkpointing(EpochHook):
+    """Copies the model state at chosen epochs into ``_snapshots``.
+
+    :func:`_checkpointing_class` makes one subclass per fit, holding the epochs, the
+    snapshots and the network's plain class as class attributes: they survive ``clone``,
+    which a ``TransformedTargetRegressor`` applies to its regressor before fitting it.
+    """
+
+    _checkpoint_epochs: frozenset[int] = frozenset()
+    _snapshots: dict[int, _Snapshot]
+    _started: float = 0.0
+    _plain: type = MLPClassifier
 
     def _end_of_epoch(self, early_stopping: bool) -> None:
         if self.n_iter_ in self._checkpoint_epochs:
@@ -162,12 +179,18 @@ class _CheckpointingMLP(EpochHookMLP):
             )
 
 
-def _model_at(fitted: _CheckpointingMLP, snapshot: _Snapshot | None, max_iter: int) -> MLPClassifier:
-    """A plain ``MLPClassifier`` as a fit with ``max_iter`` would have left it."""
+def _checkpointing_class(plain: type, checkpoints: Sequence[Any], started: float) -> type:
+    """A subclass of the network's class that keeps its state at ``checkpoints`` (for one fit)."""
+    epochs = frozenset(c for c in checkpoints if isinstance(c, numbers.Integral))
+    return type(f"Checkpointing{plain.__name__}", (_Checkpointing, plain),
+                {"_checkpoint_epochs": epochs, "_snapshots": {}, "_started": started, "_plain": plain})
+
+
+def _model_at(fitted: Any, snapshot: _Snapshot | None, max_iter: int) -> Any:
+    """A plain network (``MLPClassifier``, ``MLPRegressor``) as a fit with ``max_iter`` would have left it."""
     params = fitted.get_params()
-    model = MLPClassifier(**{**params, "max_iter": max_iter})
-    hidden = {"_checkpoint_epochs", "_snapshots", "_started", "_optimizer"}
-    model.__dict__.update({k: v for k, v in vars(fitted).items() if k not in params and k not in hidden})
+    model = fitted._plain(**{**params, "max_iter": max_iter})
+    model.__dict__.update({k: v for k, v in vars(fitted).items() if k not in params and k != "_optimizer"})
     if snapshot is not None:
         model.coefs_, model.intercepts_ = snapshot.coefs, snapshot.intercepts
         model.__dict__.update(snapshot.state)
@@ -180,36 +203,49 @@ def _model_at(fitted: _CheckpointingMLP, snapshot: _Snapshot | None, max_iter: i
 
 
 def mlp_path(estimator: Any) -> str | None:
-    """Where the network sits: ``""`` for an ``MLPClassifier``, ``"mlp"`` (or ``"a__mlp"``) for the
-    last step of a (nested) ``Pipeline``, None when the final estimator is anything else.
+    """Where the network sits: ``""`` for an ``MLPClassifier`` or ``MLPRegressor``, ``"mlp"`` (or
+    ``"a__mlp"``) for the last step of a (nested) ``Pipeline``, ``"regressor__mlp"`` inside a
+    ``TransformedTargetRegressor``; None when the final estimator is anything else.
 
     Only the exact classes qualify: a subclass may change what a fit does.
     """
-    if type(estimator) is MLPClassifier:
+    if is_network(estimator):
         return ""
+    inner, name = None, ""
     if type(estimator) is Pipeline and estimator.steps:
         name, last = estimator.steps[-1]
         inner = mlp_path(last)
-        if inner is not None:
-            return f"{name}__{inner}" if inner else name
-    return None
+    elif type(estimator) is TransformedTargetRegressor and estimator.regressor is not None:
+        name, inner = "regressor", mlp_path(estimator.regressor)
+    if inner is None:
+        return None
+    return f"{name}__{inner}" if inner else name
 
 
-def network_of(estimator: Any, path: str) -> Any:
-    """The estimator at ``path`` (see :func:`mlp_path`)."""
+def network_of(estimator: Any, path: str, *, fitted: bool = False) -> Any:
+    """The estimator at ``path`` (see :func:`mlp_path`); with ``fitted``, the one a fit trained
+    (a ``TransformedTargetRegressor`` fits a clone of its regressor, ``regressor_``)."""
     for name in filter(None, path.split("__")):
-        estimator = estimator.named_steps[name]
+        if isinstance(estimator, TransformedTargetRegressor):
+            estimator = estimator.regressor_ if fitted else estimator.regressor
+        else:
+            estimator = estimator.named_steps[name]
     return estimator
 
 
-def _with_network(estimator: Any, path: str, network: Any) -> Any:
+def _with_network(estimator: Any, path: str, network: Any, *, fitted: bool = False) -> Any:
     """A shallow copy of ``estimator`` whose network at ``path`` is ``network``."""
     if not path:
         return network
     name, _, rest = path.partition("__")
-    pipeline = copy.copy(estimator)
-    pipeline.steps = [(n, _with_network(step, rest, network) if n == name else step) for n, step in estimator.steps]
-    return pipeline
+    copied = copy.copy(estimator)
+    if isinstance(estimator, TransformedTargetRegressor):
+        attribute = "regressor_" if fitted else "regressor"
+        setattr(copied, attribute, _with_network(getattr(estimator, attribute), rest, network, fitted=fitted))
+    else:
+        copied.steps = [(n, _with_network(step, rest, network, fitted=fitted) if n == name else step)
+                        for n, step in estimator.steps]
+    return copied
 
 
 def worker_name() -> str:
@@ -262,10 +298,8 @@ def train_checkpoints(
     path = mlp_path(estimator)
     runner = None
     if path is not None:
-        runner = _CheckpointingMLP(**network_of(estimator, path).get_params(deep=False))
-        runner._checkpoint_epochs = {c for c in checkpoints if isinstance(c, numbers.Integral)}
-        runner._snapshots = {}
-        runner._started = started
+        network = network_of(estimator, path)
+        runner = _checkpointing_class(type(network), checkpoints, started)(**network.get_params(deep=False))
         estimator = _with_network(estimator, path, runner)
     error: BaseException | None = None
     # One BLAS thread: a fit's floating-point sums must not depend on where it runs.
@@ -285,6 +319,10 @@ def train_checkpoints(
                                 fit_time=fit_done, n_iter=n_iter if isinstance(n_iter, numbers.Integral) else 0)
         return TrainedRun({c: checkpoint for c in checkpoints}, checkpoint.n_iter)
 
+    # the network the fit trained (a clone of the runner inside a TransformedTargetRegressor), unless the
+    # fit failed before it reached the network
+    with contextlib.suppress(AttributeError):
+        runner = network_of(estimator, path, fitted=True)
     hit_max_iter = any(issubclass(w.category, ConvergenceWarning) for w in caught)
     epochs_run = int(getattr(runner, "n_iter_", 0) or 0)
     stochastic = runner.solver != "lbfgs"
@@ -301,7 +339,7 @@ def train_checkpoints(
         converged = bool(stopped_on_tol and epochs_run <= max_iter)
         result[max_iter] = Checkpoint(
             max_iter=max_iter,
-            model=_with_network(estimator, path, network),
+            model=_with_network(estimator, path, network, fitted=True),
             error=None if all(np.isfinite(w).all() for w in weights) else ValueError(NON_FINITE_WEIGHTS),
             fit_time=snapshot.elapsed if snapshot else fit_done,
             n_iter=int(network.n_iter_),
