@@ -195,15 +195,35 @@ def _best_per_size(result: SearchResult, line_param: str | None) -> dict[tuple[s
     return best
 
 
+_ERROR_NAMES = {"neg_root_mean_squared_error": "RMSE", "neg_mean_absolute_error": "MAE",
+                "neg_mean_squared_error": "MSE", "neg_median_absolute_error": "median absolute error",
+                "r2": "R²", "accuracy": "accuracy"}
+
+
+def error_of(scoring: str | None) -> tuple[float, float, str]:
+    """How a score reads as an error, ``offset + sign * score``, and the axis title.
+
+    Scores where higher is better and 1 is perfect (accuracy, R²) become ``1 − score``;
+    scikit-learn's negated errors (``neg_root_mean_squared_error``…) become the error itself,
+    in the target's units.
+    """
+    name = _ERROR_NAMES.get(scoring or "", scoring or "score")
+    if scoring and scoring.startswith("neg_"):
+        name = _ERROR_NAMES.get(scoring, scoring.removeprefix("neg_").replace("_", " "))
+        return 0.0, -1.0, f"{name} (in the target's units)"
+    return 1.0, -1.0, f"error (1 − {name})"
+
+
 def _add_error_lines(fig: go.Figure, result: SearchResult, idx: list[int], colour: str, label: str | None) -> None:
     """CV error (solid, with its ±1 std band) and train error (dotted) of candidates ``idx`` by hidden units."""
     cv, params = result.cv_results, result.cv_results["params"]
+    offset, sign, _ = error_of(result.scoring)
     idx = sorted(idx, key=lambda i: hidden_units(params[i].get("hidden_layer_sizes", [100])))
     x = [hidden_units(params[i].get("hidden_layer_sizes", [100])) for i in idx]
     sizes = [json.dumps(params[i].get("hidden_layer_sizes", [100])) for i in idx]
     kinds = (("test", "solid"), ("train", "dot")) if "mean_train_score" in cv else (("test", "solid"),)
     for kind, dash in kinds:  # train scores are there unless the search was told not to keep them
-        err = 1 - np.asarray([cv[f"mean_{kind}_score"][i] for i in idx], dtype=float)
+        err = offset + sign * np.asarray([cv[f"mean_{kind}_score"][i] for i in idx], dtype=float)
         std = np.asarray([cv[f"std_{kind}_score"][i] for i in idx], dtype=float)
         name = f"{'CV' if kind == 'test' else 'train'} error" + (f", {label}" if label else "")
         if kind == "test":
@@ -217,7 +237,8 @@ def _hidden_units_axis(fig: go.Figure, results: Sequence[SearchResult]) -> None:
     """Hidden units on x: a tick at every size searched, log scale when the sizes span a decade."""
     all_x = [hidden_units(p.get("hidden_layer_sizes", [100])) for r in results for p in r.cv_results["params"]]
     all_x = all_x or [1]
-    fig.update_layout(xaxis_title="hidden units (total)", yaxis_title="error (1 − score)")
+    scoring = results[0].scoring if results else None
+    fig.update_layout(xaxis_title="hidden units (total)", yaxis_title=error_of(scoring)[2])
     if max(all_x) >= 10 * min(all_x):
         fig.update_xaxes(type="log")
     fig.update_xaxes(tickvals=sorted(set(all_x)))
@@ -229,7 +250,10 @@ def fig_error_vs_hidden_size(
     line_param: str | None = "learning_rate_init",
     projection: bool = False,
 ) -> go.Figure:
-    """Train and CV error (1 − score) against total hidden units, ±1 std across folds.
+    """Train and CV error against total hidden units, ±1 std across folds.
+
+    The error is ``1 − score`` (accuracy, R²), or for scikit-learn's negated errors
+    (``neg_root_mean_squared_error``…) the error itself, in the target's units.
 
     One pair of lines per value of ``line_param`` (in the values' order, numbers as
     numbers); for each size and line the best candidate over the other parameters is
@@ -348,7 +372,13 @@ def fig_fit_timeline(result: SearchResult | Any, *, projection: bool = False) ->
 
 
 def fig_dataset_scatter(data: Dataset, *, projection: bool = False) -> go.Figure:
-    """The two features of a 2-D dataset, coloured by class."""
+    """The two features of a 2-D dataset, coloured by class; for 1-D regression data, the target against x."""
+    if data.is_line:
+        fig = go.Figure(go.Scatter(x=data.X[:, 0], y=data.y, mode="markers", name="data",
+                                   marker={"color": OKABE_ITO[0], "size": 7, "opacity": 0.7}))
+        fig.update_layout(title=f"{data.name}: {data.n_samples} points", xaxis_title=data.feature_names[0],
+                          yaxis_title="target")
+        return apply_theme(fig, projection=projection)
     fig = go.Figure()
     for k, name in enumerate(data.class_names):
         mask = data.y == k
@@ -380,8 +410,56 @@ def fig_decision_boundary(model: Any, data: Dataset, *, resolution: int = 150, p
     return fig
 
 
+def fig_fit_curve(model: Any, data: Dataset, *, resolution: int = 300, projection: bool = False) -> go.Figure:
+    """A fitted regressor on 1-feature data: its prediction as a curve over x, with the data on top
+    (the regression twin of the decision boundary)."""
+    x = data.X[:, 0]
+    pad = 0.05 * (x.max() - x.min())
+    grid = np.linspace(x.min() - pad, x.max() + pad, resolution)
+    fig = fig_dataset_scatter(data, projection=projection)
+    fig.add_trace(go.Scatter(x=grid, y=model.predict(grid.reshape(-1, 1)).tolist(), mode="lines", name="network",
+                             line={"color": OKABE_ITO[3], "width": 4}))
+    fig.update_layout(title="What the network learnt: its prediction over x")
+    return apply_theme(fig, projection=projection)
+
+
+def fig_fitted_curves(points: Mapping[str, Sequence[float]], curves: Mapping[str, Mapping[str, Sequence[float]]], *,
+                      projection: bool = False) -> go.Figure:
+    """1-D data (``points["x"]``, ``points["y"]``) and several networks' predictions over x, one line each
+    (``curves[label]["x"]``, ``curves[label]["y"]``)."""
+    fig = go.Figure(go.Scatter(x=list(points["x"]), y=list(points["y"]), mode="markers", name="data",
+                               marker={"color": "#777777", "size": 7, "opacity": 0.6}))
+    for n, (label, curve) in enumerate(curves.items()):
+        fig.add_trace(go.Scatter(x=list(curve["x"]), y=list(curve["y"]), mode="lines", name=label,
+                                 line={"color": OKABE_ITO[(n + 1) % len(OKABE_ITO)], "width": 3.5}))
+    fig.update_layout(title="What each network learnt", xaxis_title="x", yaxis_title="y")
+    return apply_theme(fig, projection=projection)
+
+
+def fig_predicted_vs_actual(model: Any, data: Dataset, *, title: str | None = None,
+                            projection: bool = False) -> go.Figure:
+    """A fitted regressor's predictions against the true targets, with the diagonal where they would agree."""
+    predicted = np.asarray(model.predict(data.X), dtype=float)
+    actual = np.asarray(data.y, dtype=float)
+    low, high = float(min(actual.min(), predicted.min())), float(max(actual.max(), predicted.max()))
+    rmse = float(np.sqrt(np.mean((predicted - actual) ** 2)))
+    fig = go.Figure([
+        go.Scatter(x=[low, high], y=[low, high], mode="lines", name="perfect prediction",
+                   line={"color": "#888888", "dash": "dash", "width": 2}, hoverinfo="skip"),
+        go.Scatter(x=actual.tolist(), y=predicted.tolist(), mode="markers", name="rows",
+                   marker={"color": OKABE_ITO[0], "size": 7, "opacity": 0.6},
+                   hovertemplate="actual %{x:.3g}<br>predicted %{y:.3g}<extra></extra>"),
+    ])
+    fig.update_layout(title=title or f"Predicted versus actual (RMSE {rmse:.3g})", xaxis_title="actual target",
+                      yaxis_title="predicted target")
+    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    fig.update_xaxes(constrain="domain")
+    return apply_theme(fig, projection=projection)
+
+
 def fig_error_by_size(
-    table: Sequence[Mapping[str, float]], *, best_size: int | None = None, projection: bool = False
+    table: Sequence[Mapping[str, float]], *, best_size: int | None = None, error_label: str = "error (1 − accuracy)",
+    projection: bool = False,
 ) -> go.Figure:
     """Train and test error against hidden units (rows of ``size``, ``*_error``, ``*_std``), best size marked."""
     sizes = [row["size"] for row in table]
@@ -398,8 +476,7 @@ def fig_error_by_size(
         fig.add_trace(go.Scatter(x=[best_size], y=[best["test_error"]], mode="markers+text", name="best size",
                                  marker={"symbol": "star", "size": 22, "color": OKABE_ITO[3]},
                                  text=[f"best: {best_size} units"], textposition="top center"))
-    fig.update_layout(title="Error versus hidden-layer size", xaxis_title="hidden units",
-                      yaxis_title="error (1 − accuracy)")
+    fig.update_layout(title="Error versus hidden-layer size", xaxis_title="hidden units", yaxis_title=error_label)
     fig.update_xaxes(type="log", tickvals=sizes)
     return apply_theme(fig, projection=projection)
 
@@ -412,6 +489,10 @@ def fig_lesson(result: Any, *, projection: bool = False) -> list[go.Figure]:
                                 projection=projection)]
     if result.name == "hidden_size":
         return [fig_error_by_size(data["table"], best_size=data["best_size"], projection=projection)]
+    if result.name == "hidden_size_regression":
+        return [fig_error_by_size(data["table"], best_size=data["best_size"], error_label="RMSE (target units)",
+                                  projection=projection),
+                fig_fitted_curves(data["points"], data["fits"], projection=projection)]
     if result.name == "grid_search":
         search = SearchResult.from_dict(data["result"])
         return [fig_score_heatmap(search, x="hidden_layer_sizes", y="max_iter", projection=projection),

@@ -22,6 +22,15 @@ SPECS = {
     "xor": {"dataset": {"name": "xor", "n_samples": 90}, "cv": 3, "param_grid": {"max_iter": [8]}},
     "csv": {"dataset": {"csv": str(CSV / "good_missing_markers.csv")}, "cv": 3,
             "param_grid": {"hidden_layer_sizes": [[4]], "max_iter": [5, 15]}},
+    "regression_sine_rmse": {"dataset": {"name": "sine", "n_samples": 60}, "cv": 3,
+                             "scoring": "neg_root_mean_squared_error",
+                             "param_grid": {"hidden_layer_sizes": [[4], [16]], "max_iter": [10, 40]}},
+    "regression_diabetes_unscaled": {"dataset": "diabetes", "cv": 3, "preprocess": "none",
+                                     "param_grid": {"max_iter": [5, 10]}},
+    "regression_friedman1": {"dataset": {"name": "friedman1", "n_samples": 80}, "cv": 3,
+                             "param_grid": {"max_iter": [10]}},
+    "regression_csv": {"dataset": {"csv": str(CSV / "mtcars.csv"), "target": "mpg"}, "cv": 3,
+                       "param_grid": {"hidden_layer_sizes": [[4]], "max_iter": [5, 15]}},
 }
 
 
@@ -30,6 +39,7 @@ def test_the_generated_script_prints_the_same_best_score(name, tmp_path):
     spec = parse_spec(SPECS[name])
     data = load_dataset(spec.dataset)
     result = run_search(spec, n_jobs=1, refit=False)
+    assert result.spec.task == ("regression" if name.startswith("regression") else "classification")
     script = tmp_path / "reproduce.py"
     script.write_text(sklearn_script(spec, data))
     if "csv" in spec.dataset:  # the script reads the user's own copy of the file, named at its top
@@ -55,3 +65,13 @@ def test_the_torch_script_defines_the_best_network():
            "nn.Linear(8, n_classes)" in code
     assert "torch.optim.Adam(model.parameters(), lr=0.01)" in code
     assert "batch_size = 32" in code and "for epoch in range(7):" in code
+
+
+def test_the_torch_script_of_a_regression_has_one_output_and_a_squared_error():
+    spec = parse_spec({"dataset": {"name": "sine", "n_samples": 60}, "cv": 3,
+                       "param_grid": {"hidden_layer_sizes": [[8]], "max_iter": [5]}})
+    result = run_search(spec, n_jobs=1, refit=False)
+    code = torch_script(result, load_dataset(spec.dataset))
+    ast.parse(code)
+    assert "nn.Linear(8, 1)" in code and "nn.MSELoss()" in code and "stratify" not in code
+    assert "test RMSE" in code and "CrossEntropyLoss" not in code

@@ -32,6 +32,10 @@ def test_every_preset_has_its_charts(lesson):
         assert star.x[0] == lesson.data["best_size"]
         best = min(lesson.data["table"], key=lambda r: r["test_error"])
         assert best["size"] == lesson.data["best_size"] and star.y[0] == best["test_error"]
+    if lesson.name == "hidden_size_regression":  # RMSE in the target's units, and the three fits drawn
+        assert figures[0].layout.yaxis.title.text == "RMSE (target units)"
+        assert [t.name for t in figures[1].data] == ["data", *lesson.data["fits"]]
+        assert f"{lesson.data['best_size']} units (best)" in lesson.data["fits"]
     if lesson.name == "minibatch":
         per_update = figures[1]
         assert per_update.layout.xaxis.title.text == "weight updates"

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sklearn.compose import TransformedTargetRegressor
-from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.model_selection import GridSearchCV, KFold, train_test_split
 from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -16,6 +16,8 @@ from tuning.data.datasets import load_dataset
 from tuning.engine.search import run_search, sklearn_equivalent, split_folds
 from tuning.engine.spec import for_data, parse_spec
 from tuning.errors import SpecError
+from tuning.figures import fig_error_vs_hidden_size, fig_fit_curve, fig_predicted_vs_actual
+from tuning.services.playground import fit_network, train_network
 
 CSV = Path(__file__).resolve().parents[1] / "data" / "csv"
 
@@ -164,3 +166,50 @@ def test_the_drop_in_search_takes_a_regressor_and_reports_what_scikit_learn_does
     assert ours.best_index_ == theirs.best_index_ and ours.best_score_ == theirs.best_score_
     np.testing.assert_array_equal(ours.predict(X_SINE), theirs.predict(X_SINE))
     assert ours.to_result().dataset["task"] == "regression" and ours.to_result().dataset["classes"] == {}
+
+
+# --- figures and the playground speak the task's language ----------------------------------------------------
+
+
+def test_error_vs_hidden_size_reads_rmse_in_the_targets_units_and_r2_as_one_minus():
+    rmse = run_search(SPECS["sgd_rmse_tol_stops"], n_jobs=1, refit=False)
+    figure = fig_error_vs_hidden_size(rmse)
+    assert figure.layout.yaxis.title.text == "RMSE (in the target's units)"
+    cv_line = next(t for t in figure.data if t.name and t.name.startswith("CV error"))
+    best = max(range(len(rmse.cv_results["params"])), key=lambda i: rmse.cv_results["mean_test_score"][i])
+    assert cv_line.y[0] == -rmse.cv_results["mean_test_score"][best]  # the error itself, not 1 − score
+    r2 = run_search(SPECS["no_target_scaling"], n_jobs=1, refit=False)
+    assert fig_error_vs_hidden_size(r2).layout.yaxis.title.text == "error (1 − R²)"
+
+
+def test_predicted_versus_actual_plots_every_row_against_the_diagonal():
+    data = load_dataset({"name": "friedman1", "n_samples": 100})
+    model = fit_network(data, {"hidden_layer_sizes": [8], "max_iter": 50, "random_state": 0})
+    figure = fig_predicted_vs_actual(model, data)
+    diagonal, rows = figure.data
+    assert list(rows.x) == data.y.tolist() and list(rows.y) == model.predict(data.X).tolist()
+    assert diagonal.x[0] == diagonal.y[0] and diagonal.x[1] == diagonal.y[1]
+    assert "RMSE" in figure.layout.title.text
+
+
+def test_the_fit_curve_on_one_feature_is_the_models_prediction_over_x():
+    data = load_dataset({"name": "sine", "n_samples": 50})
+    model = fit_network(data, {"hidden_layer_sizes": [8], "max_iter": 50, "random_state": 0})
+    points, curve = fig_fit_curve(model, data, resolution=40).data
+    assert list(points.x) == data.X[:, 0].tolist() and list(points.y) == data.y.tolist()
+    assert len(curve.x) == 40 and list(curve.y) == model.predict(np.asarray(curve.x).reshape(-1, 1)).tolist()
+
+
+def test_the_playground_trains_a_regressor_on_an_unstratified_split_and_reports_r2():
+    data = load_dataset({"name": "diabetes"})
+    params = {"hidden_layer_sizes": [8], "max_iter": 40, "random_state": 0, "learning_rate_init": 0.01}
+    epochs = []
+    run = train_network(data, params, on_epoch=lambda epoch, _: epochs.append(epoch))
+    assert run.task == "regression" and epochs == list(range(1, 41)) and len(run.loss_curve) == 40
+    X_train, X_test, y_train, y_test = train_test_split(data.X, data.y, test_size=0.25, random_state=0)
+    by_hand = TransformedTargetRegressor(make_pipeline(StandardScaler(), MLPRegressor(**params)),
+                                         transformer=StandardScaler())
+    with warnings.catch_warnings(), threadpool_limits(limits=1):
+        warnings.simplefilter("ignore")
+        by_hand.fit(X_train, y_train)
+    assert run.test_score == by_hand.score(X_test, y_test)

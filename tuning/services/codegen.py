@@ -13,9 +13,11 @@ from tuning.data import datasets
 from tuning.data.csv_source import MISSING_MARKERS
 from tuning.data.dataset import Dataset
 from tuning.engine.results import SearchResult
-from tuning.engine.spec import ExperimentSpec
+from tuning.engine.search import network_prefix, target_scaled
+from tuning.engine.spec import ExperimentSpec, for_data
 
-_BUNDLED = {"iris": "load_iris", "wine": "load_wine", "breast_cancer": "load_breast_cancer", "digits": "load_digits"}
+_BUNDLED = {"iris": "load_iris", "wine": "load_wine", "breast_cancer": "load_breast_cancer", "digits": "load_digits",
+            "diabetes": "load_diabetes"}
 
 
 def _py(value: Any) -> str:
@@ -47,8 +49,7 @@ def _loading_code(spec: ExperimentSpec, data: Dataset | None) -> tuple[list[str]
         CATEGORICAL = {report.get('categorical_columns', [])!r}
         X = pd.DataFrame({{**{{c: pd.to_numeric(df[c].str.strip(), errors="coerce").astype(float) for c in NUMERIC}},
                           **{{c: df[c].str.strip() for c in CATEGORICAL}}}}, columns=NUMERIC + CATEGORICAL)
-        CLASSES = {list(data.class_names) if data is not None else []!r}
-        y = df[TARGET].str.strip().map({{name: i for i, name in enumerate(CLASSES)}}).to_numpy()
+        {_csv_target_code(spec, data)}
         """
         return ["import pandas as pd"], textwrap.dedent(code).strip()
     name = ds["name"]
@@ -64,20 +65,53 @@ def _loading_code(spec: ExperimentSpec, data: Dataset | None) -> tuple[list[str]
         return ["from sklearn.datasets import make_circles"], (
             f"X, y = make_circles(n_samples={options['n_samples']}, noise={options['noise']!r}, factor=0.5, "
             f"random_state={options['random_state']})")
+    if name == "friedman1":
+        return ["from sklearn.datasets import make_friedman1"], (
+            f"X, y = make_friedman1(n_samples={options['n_samples']}, n_features=10, noise={options['noise']!r}, "
+            f"random_state={options['random_state']})")
     if name == "blobs":
         return ["from sklearn.datasets import make_blobs"], (
             f"X, y = make_blobs(n_samples={options['n_samples']}, centers={options['centers']}, "
             f"cluster_std={options['noise']!r}, random_state={options['random_state']})")
-    maker = {"xor": datasets.make_xor, "spirals": datasets.make_spirals}[name]
+    maker = {"xor": datasets.make_xor, "spirals": datasets.make_spirals, "sine": datasets.make_sine}[name]
     source = inspect.getsource(maker)
     call = (f"X, y = {maker.__name__}(n_samples={options['n_samples']}, noise={options['noise']!r}, "
             f"random_state={options['random_state']})")
     return ["import numpy as np"], f"{source}\n\n{call}"
 
 
+def _csv_target_code(spec: ExperimentSpec, data: Dataset | None) -> str:
+    """The line(s) that make ``y`` from the target column: numbers for regression, class indices otherwise."""
+    if spec.task == "regression" or (data is not None and data.is_regression):
+        return "y = pd.to_numeric(df[TARGET].str.strip()).astype(float).to_numpy()  # a number to predict"
+    classes = list(data.class_names) if data is not None else []
+    return (f"CLASSES = {classes!r}\n        "
+            "y = df[TARGET].str.strip().map({name: i for i, name in enumerate(CLASSES)}).to_numpy()")
+
+
+def _network_name(spec: ExperimentSpec) -> str:
+    return "MLPRegressor" if spec.task == "regression" else "MLPClassifier"
+
+
+def _scale_target_code(spec: ExperimentSpec) -> tuple[list[str], str]:
+    """For a regression with scaling: the pipeline inside a TransformedTargetRegressor, as Tuning Lab builds it."""
+    if not target_scaled(spec):
+        return [], ""
+    return (["from sklearn.compose import TransformedTargetRegressor",
+             "from sklearn.preprocessing import StandardScaler"],
+            "\n# The target is standardised too (on the training folds only); predictions are scaled back.\n"
+            "pipeline = TransformedTargetRegressor(regressor=pipeline, transformer=StandardScaler())")
+
+
 def _pipeline_code(spec: ExperimentSpec) -> tuple[list[str], str]:
+    imports, code = _network_pipeline_code(spec)
+    scale_imports, scale = _scale_target_code(spec)
+    return [*imports, *scale_imports], code + scale
+
+
+def _network_pipeline_code(spec: ExperimentSpec) -> tuple[list[str], str]:
     standard = spec.preprocess == "standard"
-    mlp = f"MLPClassifier(**{_py(spec.estimator)})"
+    mlp = f"{_network_name(spec)}(**{_py(spec.estimator)})"
     if "csv" not in spec.dataset:
         if standard:
             return ["from sklearn.preprocessing import StandardScaler"], \
@@ -107,12 +141,16 @@ def sklearn_script(spec: ExperimentSpec, data: Dataset | None = None) -> str:
 
     It prints ``best_score_`` and ``best_params_``, which equal Tuning Lab's.
     """
+    if data is not None:
+        spec = for_data(spec, data)
     load_imports, load = _loading_code(spec, data)
     pipe_imports, pipe = _pipeline_code(spec)
-    grid = [{f"mlp__{k}": v for k, v in g.items()} for g in spec.param_grid]
+    prefix = network_prefix(spec)
+    grid = [{f"{prefix}{k}": v for k, v in g.items()} for g in spec.param_grid]
     grid_literal = _py(grid[0] if len(grid) == 1 else grid)
     imports = sorted({*load_imports, *pipe_imports, "from sklearn.model_selection import GridSearchCV",
-                      "from sklearn.neural_network import MLPClassifier", "from sklearn.pipeline import Pipeline",
+                      f"from sklearn.neural_network import {_network_name(spec)}",
+                      "from sklearn.pipeline import Pipeline",
                       "from threadpoolctl import threadpool_limits"})
     return "\n".join([
         '"""Reproduces a Tuning Lab experiment with plain scikit-learn: the scores are the same."""',
@@ -146,7 +184,9 @@ def torch_script(result: SearchResult, data: Dataset) -> str:
     layers = []
     for n_in, n_out in zip(["n_features", *map(str, sizes)], [*map(str, sizes)]):
         layers += [f"nn.Linear({n_in}, {n_out})", activation]
-    layers.append(f"nn.Linear({sizes[-1] if sizes else 'n_features'}, n_classes)")
+    regression = result.spec.task == "regression"
+    outputs = "1" if regression else "n_classes"
+    layers.append(f"nn.Linear({sizes[-1] if sizes else 'n_features'}, {outputs})")
     load_imports, load = _loading_code(result.spec, data)
     layer_lines = ",\n    ".join(layers)
     return "\n".join([
@@ -162,14 +202,12 @@ def torch_script(result: SearchResult, data: Dataset) -> str:
                      "from sklearn.preprocessing import StandardScaler"}), "",
         load, "",
         "X = StandardScaler().fit_transform(X)  # scale as the pipeline does (for CSV: use its ColumnTransformer)",
-        "X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)",
-        "X_train, X_test = (torch.tensor(a, dtype=torch.float32) for a in (X_train, X_test))",
-        "y_train, y_test = (torch.tensor(a, dtype=torch.long) for a in (y_train, y_test))",
-        "n_features, n_classes = X_train.shape[1], int(y.max()) + 1",
+        *_torch_split(regression),
         f"torch.manual_seed({params.get('random_state') or 0})",
         "",
         f"model = nn.Sequential(\n    {layer_lines},\n)",
-        "loss_fn = nn.CrossEntropyLoss()",
+        "loss_fn = nn.MSELoss()  # scikit-learn's squared error (it halves it)" if regression
+        else "loss_fn = nn.CrossEntropyLoss()",
         f"optimiser = {optimiser}",
         f"alpha = {alpha!r}  # scikit-learn's L2 penalty: alpha / 2 * sum of squared weights / n_samples",
         f"batch_size = {batch_code}",
@@ -187,8 +225,29 @@ def torch_script(result: SearchResult, data: Dataset) -> str:
         "        total += loss.item() * len(batch)",
         "    print(f'epoch {epoch + 1}: loss {total / len(X_train):.4f}')",
         "",
-        "with torch.no_grad():",
-        "    accuracy = (model(X_test).argmax(dim=1) == y_test).float().mean().item()",
-        "print('test accuracy', accuracy)",
+        *_torch_evaluation(regression),
         "",
     ])
+
+
+def _torch_split(regression: bool) -> list[str]:
+    if regression:
+        return ["X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0)",
+                "y_mean, y_std = y_train.mean(), y_train.std()  # the target scaled as the pipeline does",
+                "X_train, X_test = (torch.tensor(a, dtype=torch.float32) for a in (X_train, X_test))",
+                "y_train = torch.tensor((y_train - y_mean) / y_std, dtype=torch.float32).reshape(-1, 1)",
+                "n_features = X_train.shape[1]"]
+    return ["X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)",
+            "X_train, X_test = (torch.tensor(a, dtype=torch.float32) for a in (X_train, X_test))",
+            "y_train, y_test = (torch.tensor(a, dtype=torch.long) for a in (y_train, y_test))",
+            "n_features, n_classes = X_train.shape[1], int(y.max()) + 1"]
+
+
+def _torch_evaluation(regression: bool) -> list[str]:
+    if regression:
+        return ["with torch.no_grad():",
+                "    predicted = model(X_test).numpy().ravel() * y_std + y_mean",
+                "print('test RMSE', float(((predicted - y_test) ** 2).mean() ** 0.5))"]
+    return ["with torch.no_grad():",
+            "    accuracy = (model(X_test).argmax(dim=1) == y_test).float().mean().item()",
+            "print('test accuracy', accuracy)"]

@@ -11,13 +11,13 @@ from typing import Any
 
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from tuning.data.dataset import Dataset
-from tuning.data.pipeline import make_pipeline, make_preprocessor
+from tuning.data.pipeline import make_pipeline, make_preprocessor, scale_target
+from tuning.engine.networks import network_class
 from tuning.engine.spec import check_mlp_value
-from tuning.engine.training import EpochHookMLP
+from tuning.engine.training import EpochHook
 from tuning.errors import DataError, SpecError
 
 EpochCallback = Callable[[int, list[float]], None]
@@ -34,21 +34,53 @@ class NetworkRun:
     n_iter: int
     converged: bool
     seconds: float
-    model: Pipeline | None
+    model: Any | None
     diverged: bool = False
+    task: str = "classification"
 
 
-class _EpochReportingMLP(EpochHookMLP):
-    """An ``MLPClassifier`` that calls ``self._on_epoch(epoch, loss_curve)`` after every epoch."""
+class _EpochReporting(EpochHook):
+    """Calls ``_on_epoch(epoch, loss_curve)`` after every epoch; :func:`make_model` sets it on a
+    subclass made for one model, where it survives the clone a ``TransformedTargetRegressor`` makes."""
+
+    _on_epoch: Callable[[int, list[float]], None] | None = None
 
     def _end_of_epoch(self, early_stopping: bool) -> None:
         if self._on_epoch is not None:
             self._on_epoch(self.n_iter_, list(self.loss_curve_))
 
 
-def check_network_params(params: dict[str, Any]) -> dict[str, Any]:
-    """Validate ``MLPClassifier`` parameters with the spec's messages (field ``network.NAME``)."""
-    return {name: check_mlp_value(f"network.{name}", name, value) for name, value in params.items()}
+def check_network_params(params: dict[str, Any], task: str = "classification") -> dict[str, Any]:
+    """Validate the network's parameters with the spec's messages (field ``network.NAME``)."""
+    return {name: check_mlp_value(f"network.{name}", name, value, task) for name, value in params.items()}
+
+
+def make_model(data: Dataset, params: dict[str, Any], *, preprocess: str = "standard",
+               on_epoch: EpochCallback | None = None) -> Any:
+    """The model a search would build for these parameters: preprocessing, then ``MLPClassifier`` or
+    ``MLPRegressor`` (the data's task), inside a ``TransformedTargetRegressor`` for a regression with
+    ``preprocess="standard"``; ``on_epoch`` is called after every epoch of its fit."""
+    plain = network_class(data.task)
+    reporting = type(f"EpochReporting{plain.__name__}", (_EpochReporting, plain),
+                     {"_on_epoch": staticmethod(on_epoch) if on_epoch is not None else None})
+    model = make_pipeline(make_preprocessor(data, preprocess), reporting(**params))
+    return scale_target(model) if data.is_regression and preprocess == "standard" else model
+
+
+def network_in(model: Any) -> Any:
+    """The network of a :func:`make_model` model (the one its fit trained, once fitted)."""
+    for name in ("regressor_", "regressor"):  # a TransformedTargetRegressor fits a clone of its regressor
+        if getattr(model, name, None) is not None:
+            return model.__dict__[name][-1]
+    return model[-1]
+
+
+def fit_network(data: Dataset, params: dict[str, Any], *, preprocess: str = "standard") -> Any:
+    """:func:`make_model` fitted on all of ``data`` (one BLAS thread, convergence warnings silenced)."""
+    model = make_model(data, check_network_params(params, data.task), preprocess=preprocess)
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(data.X, data.y)
 
 
 def train_network(
@@ -60,13 +92,14 @@ def train_network(
     split_seed: int = 0,
     on_epoch: EpochCallback | None = None,
 ) -> NetworkRun:
-    """Train one ``MLPClassifier`` on a stratified hold-out split.
+    """Train one network (``MLPClassifier``, or ``MLPRegressor`` on regression data) on a hold-out split,
+    stratified for classes. Its scores are the model's ``score``: accuracy, or R² for regression.
 
     Parameters
     ----------
     data : Dataset
     params : dict
-        ``MLPClassifier`` parameters (``max_iter`` is the number of epochs).
+        The network's parameters (``max_iter`` is the number of epochs).
     on_epoch : callable, optional
         Called after every epoch with the epoch number and the loss curve so far
         (stochastic solvers only), so that a chart can follow the training.
@@ -81,15 +114,14 @@ def train_network(
     A run whose weights overflow (a learning rate far too high) is returned with
     ``diverged=True``, its loss curve so far, NaN scores and no model.
     """
-    params = check_network_params(params)
+    params = check_network_params(params, data.task)
     try:
         X_train, X_test, y_train, y_test = train_test_split(
-            data.X, data.y, test_size=test_size, random_state=split_seed, stratify=data.y)
+            data.X, data.y, test_size=test_size, random_state=split_seed,
+            stratify=None if data.is_regression else data.y)
     except ValueError as exc:
         raise DataError(f"{data.name} is too small to hold out {test_size:.0%} for testing ({exc})") from None
-    mlp = _EpochReportingMLP(**params)
-    mlp._on_epoch = on_epoch
-    model = make_pipeline(make_preprocessor(data, preprocess), mlp)
+    model = make_model(data, params, preprocess=preprocess, on_epoch=on_epoch)
     started = time.perf_counter()
     diverged = False
     with threadpool_limits(limits=1), warnings.catch_warnings(record=True) as caught:
@@ -101,7 +133,8 @@ def train_network(
             if "non-finite" not in str(exc):
                 raise SpecError("network", str(exc), "Change the settings") from None
             diverged = True
-    mlp._on_epoch = None
+    mlp = network_in(model)
+    type(mlp)._on_epoch = None  # the model outlives the page that followed its training
     return NetworkRun(
         params=params,
         loss_curve=[float(v) for v in getattr(mlp, "loss_curve_", [])],
@@ -112,6 +145,7 @@ def train_network(
         seconds=time.perf_counter() - started,
         model=None if diverged else model,
         diverged=diverged,
+        task=data.task,
     )
 
 
