@@ -24,13 +24,14 @@ from tuning.services.share import DATASET_FORM_RANGES
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _cached_dataset(dataset_json: str) -> Dataset:
-    return load_dataset(json.loads(dataset_json))
+def _cached_dataset(dataset_json: str, task: str | None) -> Dataset:
+    return load_dataset(json.loads(dataset_json), task=task)
 
 
-def cached_dataset(dataset: dict[str, Any]) -> Dataset:
-    """Load a dataset (a spec's ``dataset`` field) once per distinct spec, shared by every session."""
-    return _cached_dataset(json.dumps(dataset, sort_keys=True))
+def cached_dataset(dataset: dict[str, Any], task: str | None = None) -> Dataset:
+    """Load a dataset (a spec's ``dataset`` field, and for a CSV file its task: None or "auto" to choose it
+    from the target) once per distinct spec, shared by every session."""
+    return _cached_dataset(json.dumps(dataset, sort_keys=True), None if task == "auto" else task)
 
 
 UPLOAD = "upload"
@@ -42,9 +43,28 @@ def session_uploads() -> set[str]:
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def cached_csv(raw: bytes, name: str, target: str | None) -> Dataset:
-    """Parse an uploaded CSV once per content and target (with the hosted caps when hosted)."""
-    return read_csv(raw, name=name, target=target, limits=hosted_limits().csv_limits(CsvLimits.from_env()))
+def cached_csv(raw: bytes, name: str, target: str | None, task: str | None = None) -> Dataset:
+    """Parse an uploaded CSV once per content, target and task (with the hosted caps when hosted)."""
+    return read_csv(raw, name=name, target=target, task=task,
+                    limits=hosted_limits().csv_limits(CsvLimits.from_env()))
+
+
+_TASK_LABELS = {"classification": "Classification (MLPClassifier)", "regression": "Regression (MLPRegressor)"}
+
+
+def _choose_task(raw: bytes, name: str, target: str, notice: Any) -> Dataset:
+    """The file read with the task chosen from its target, and, in the main area, the choice to read it
+    the other way (kept per file and target)."""
+    detected = cached_csv(raw, name, target)
+    key = "dataset_csv_task"
+    if st.session_state.get(f"{key}_for") != (name, target):  # a new file or target: its own guess again
+        st.session_state[f"{key}_for"] = (name, target)
+        st.session_state[key] = detected.task
+    task = notice.radio("Task", list(_TASK_LABELS), key=key, horizontal=True, format_func=_TASK_LABELS.get,
+                        help="What to predict: a class, or a number")
+    notice.caption(plain(f"Chosen from the target column {target!r}: {detected.report['task_reason']}."
+                         + ("" if task == detected.task else " You chose otherwise.")))
+    return detected if task == detected.task else cached_csv(raw, name, target, task)
 
 
 _OPTION_WIDGETS = {"n_samples": "Samples", "noise": "Noise", "centers": "Classes", "random_state": "Data seed"}
@@ -102,7 +122,7 @@ def _uploaded_csv(notice: Any) -> tuple[dict[str, Any], Dataset]:
         target = st.selectbox("Target column", columns, index=columns.index(wanted), key="dataset_csv_target",
                               help="The column to predict")
         kept["target"] = target
-        data = cached_csv(raw, path.name, target)
+        data = _choose_task(raw, path.name, target, notice)
     except DataError as exc:
         st.error(plain(exc), icon=":material/block:")
         notice.error(plain(exc), icon=":material/block:")
@@ -135,11 +155,17 @@ def choose_dataset() -> tuple[dict[str, Any], Dataset]:
 
 
 def _show_summary(data: Dataset) -> None:
-    """Rows, features and class counts (names as plain text), and the scatter for 2-D data."""
-    st.caption(f"{data.n_samples} rows · {data.n_features} features · {len(data.class_names)} classes")
-    st.dataframe({"class": data.class_names, "rows": data.class_counts}, hide_index=True, key="dataset_classes",
-                 height=min(38 + 35 * len(data.class_names), 250))
-    if data.is_plane:
+    """Rows, features and class counts (names as plain text), or the target's range for regression,
+    and the scatter for 2-D (or 1-D regression) data."""
+    if data.is_regression:
+        t = data.target_summary()
+        st.caption(f"{data.n_samples} rows · {data.n_features} features · regression (MLPRegressor)")
+        st.caption(f"target: mean {t['mean']:.4g}, std {t['std']:.4g}, from {t['min']:.4g} to {t['max']:.4g}")
+    else:
+        st.caption(f"{data.n_samples} rows · {data.n_features} features · {len(data.class_names)} classes")
+        st.dataframe({"class": data.class_names, "rows": data.class_counts}, hide_index=True, key="dataset_classes",
+                     height=min(38 + 35 * len(data.class_names), 250))
+    if data.is_plane or data.is_line:
         fig = fig_dataset_scatter(data)
         fig.update_layout(height=260, margin={"l": 10, "r": 10, "t": 40, "b": 10}, showlegend=False)
         st.plotly_chart(fig, theme=None, key="dataset_scatter", config={"displayModeBar": False})
@@ -164,5 +190,7 @@ def show_csv_report(data: Dataset, notice: Any = None) -> None:
         notes = [f"Read as {report['encoding']}, {report['delimiter']}-separated."]
         if report["rows_dropped_missing_target"]:
             notes.append(f"{report['rows_dropped_missing_target']} row(s) without a target value are dropped.")
+        if data.is_regression:
+            notes.append(f"Target: numbers, {report['target']!r} as it is (regression).")
         notes += [f"Pipeline: {step}." for step in describe_preprocessing(data, "standard")]
         st.text("\n".join(notes))

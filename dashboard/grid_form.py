@@ -21,7 +21,8 @@ from tuning.engine.plan import Estimate, SearchPlan, estimate_search
 from tuning.engine.search import check_data_fits_spec
 from tuning.engine.spec import ExperimentSpec
 from tuning.errors import SpecError
-from tuning.services.share import FORM_DEFAULTS, FORM_LABELS, FORM_OPTIONS, field_label
+from tuning.figures import error_of
+from tuning.services.share import FORM_DEFAULTS, FORM_LABELS, FORM_OPTIONS, REGRESSION_FORM_SCORERS, field_label
 
 _FORMATS = {"rates": lambda v: f"{v:g}", "alphas": lambda v: f"{v:g}",
             "early_stopping": lambda v: "on (hold out 10%)" if v else "off"}
@@ -30,8 +31,9 @@ _HELP = {"solvers": "lbfgs ignores learning rate and batch size, and its max_ite
          "early_stopping": "Stop when the score on a held-out 10% of the training folds stops improving"}
 
 
-def grid_form() -> dict[str, Any]:
-    """Widgets for the ``param_grid``, ``cv`` and ``n_jobs``; values as ``form_to_spec`` takes them."""
+def grid_form(task: str = "classification") -> dict[str, Any]:
+    """Widgets for the ``param_grid``, ``cv``, ``n_jobs`` (and a regression's scorer); values as
+    ``form_to_spec`` takes them."""
     form: dict[str, Any] = {}
     for column, names in zip(st.columns(3), _LAYOUT):
         for name in names:
@@ -46,6 +48,14 @@ def grid_form() -> dict[str, Any]:
     st.session_state["gs_n_jobs"] = min(st.session_state.get("gs_n_jobs", cores), cores)
     form["n_jobs"] = c5.slider("Parallel workers (n_jobs)", 1, max(cores, 2), key="gs_n_jobs", disabled=cores == 1,
                                help="Hosted: one worker per search" if hosted.enabled else None)
+    if task == "regression":
+        if st.session_state.get("gs_scoring") not in REGRESSION_FORM_SCORERS:
+            st.session_state["gs_scoring"] = REGRESSION_FORM_SCORERS[0]
+        form["scoring"] = st.selectbox(
+            "Scoring (regression)", REGRESSION_FORM_SCORERS, key="gs_scoring",
+            format_func=lambda s: f"{s} ({error_of(s)[2].removeprefix('error (1 − ').rstrip(')')})",
+            help="R² (1 is perfect, 0 is no better than the mean), or an error in the target's units "
+                 "(scikit-learn negates errors so that higher is better)")
     return form
 
 

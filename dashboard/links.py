@@ -44,11 +44,11 @@ def allowed_csv(dataset: dict[str, Any], *, from_store: bool) -> None:
         check_linked_csv(dataset["csv"], uploads=session_uploads(), folders=folders)
 
 
-def linked_dataset(dataset: dict[str, Any], *, from_store: bool = True) -> Dataset | None:
-    """The data of a stored or linked spec when this session may open it and it loads; else None."""
+def linked_dataset(dataset: dict[str, Any], *, from_store: bool = True, task: str | None = None) -> Dataset | None:
+    """The data of a stored or linked spec (read as ``task``) when this session may open it and it loads; else None."""
     try:
         allowed_csv(dataset, from_store=from_store)
-        return cached_dataset(dataset)
+        return cached_dataset(dataset, task)
     except TuningError:
         return None
 
@@ -71,7 +71,7 @@ def _experiment_spec(exp: str) -> ExperimentSpec:
 def _checked(spec: ExperimentSpec, *, from_store: bool, form_shows_it: bool) -> None:
     """Refuse a linked spec whose data this session may not open or whose costs are over this server's caps."""
     allowed_csv(spec.dataset, from_store=from_store)
-    data = cached_dataset(spec.dataset) if "csv" in spec.dataset else None
+    data = cached_dataset(spec.dataset, spec.task) if "csv" in spec.dataset else None
     if form_shows_it:  # the form decides the workers (one, hosted)
         spec = dataclasses.replace(spec, n_jobs=None)
     check_search_costs(spec, hosted_limits().search_limits(), data=data)

@@ -18,8 +18,8 @@ def _remove_old_uploads() -> int:
 
 # Widgets whose values belong to the session, not to one page or one run: the dataset picker
 # (shared by Playground and Grid Search) and the Grid Search form.
-KEPT_WIDGETS = ("dataset_name", *(f"dataset_{option}" for option in DATASET_FORM_RANGES),
-                *(f"gs_{field}" for field in FORM_DEFAULTS), "gs_n_jobs")
+KEPT_WIDGETS = ("dataset_name", *(f"dataset_{option}" for option in DATASET_FORM_RANGES), "dataset_csv_task",
+                *(f"gs_{field}" for field in FORM_DEFAULTS), "gs_n_jobs", "gs_scoring")
 
 
 def keep_widget_values(keys: tuple[str, ...] = KEPT_WIDGETS) -> None:

@@ -12,7 +12,14 @@ from dashboard.charts import show_chart
 from dashboard.text import plain
 from tuning.data.dataset import Dataset
 from tuning.engine.results import SearchResult
-from tuning.figures import fig_candidate_losses, fig_error_vs_hidden_size, fig_fit_timeline, fig_score_heatmap
+from tuning.figures import (
+    fig_candidate_losses,
+    fig_error_vs_hidden_size,
+    fig_fit_curve,
+    fig_fit_timeline,
+    fig_predicted_vs_actual,
+    fig_score_heatmap,
+)
 from tuning.services.codegen import sklearn_script, torch_script
 from tuning.services.experiments import cv_results_table
 
@@ -58,7 +65,13 @@ def show_results(result: SearchResult, *, prefix: str = "gs", data: Dataset | No
     frame = result.to_frame()
     varying = [c.removeprefix("param_") for c in frame if c.startswith("param_") and frame[c].astype(str).nunique() > 1]
     selected = st.session_state.get(f"{prefix}_selected")
-    tabs = st.tabs(["Error vs hidden size", "Loss curves", "Heatmap", "Fit timeline", "cv_results_", "Code"])
+    regression = result.spec is not None and result.spec.task == "regression"
+    names = ["Error vs hidden size", "Loss curves", "Heatmap", "Fit timeline", "cv_results_", "Code"]
+    tabs = st.tabs([*names[:2], *(["Predicted vs actual"] if regression else []), *names[2:]])
+    if regression:
+        with tabs[2]:
+            _show_predictions(result, data, prefix)
+        tabs = [*tabs[:2], *tabs[3:]]
     with tabs[0]:
         others = [p for p in varying if p != "hidden_layer_sizes"]
         line = st.selectbox("One line per", others or ["(none)"], key=f"{prefix}_line_param",
@@ -101,6 +114,20 @@ def show_results(result: SearchResult, *, prefix: str = "gs", data: Dataset | No
                            "result.json", key=f"{prefix}_download_json")
     with tabs[5]:
         show_code(result, data, prefix)
+
+
+def _show_predictions(result: SearchResult, data: Dataset | None, prefix: str) -> None:
+    """The best regressor's predictions against the truth, and its curve for 1-feature data."""
+    if result.best_estimator is None or data is None or not data.is_regression:
+        st.info("The best model is not at hand here (not refitted, or its data cannot be opened).")
+        return
+    show_chart(fig_predicted_vs_actual(result.best_estimator, data,
+                                       title="Predicted versus actual: the best model, refitted on all the data"),
+               f"{prefix}_predicted_fig")
+    st.caption("Points on the dashed diagonal are predicted exactly. These rows are the ones the best model was "
+               "refitted on, so this is how well it fits them; the CV scores above are for unseen rows.")
+    if data.is_line:
+        show_chart(fig_fit_curve(result.best_estimator, data), f"{prefix}_fit_curve_fig")
 
 
 def show_code(result: SearchResult, data: Dataset | None, prefix: str) -> None:

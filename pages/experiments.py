@@ -96,7 +96,7 @@ def page() -> None:
             st.info(f"{row['fits_done']} of {row['fits_total']} fits are kept; run the same grid again to finish it.")
         else:
             # None: a CSV that is gone, not this session's, or a search fitted in Python (no spec)
-            data = linked_dataset(result.spec.dataset) if result.spec is not None else None
+            data = linked_dataset(result.spec.dataset, task=result.spec.task) if result.spec is not None else None
             show_results(result, prefix="exr", data=data)
     with manage_tab:
         manage(store, row)

@@ -21,7 +21,7 @@ from tuning.errors import SpecError
 from tuning.services.share import encode_spec, form_to_spec
 
 
-def the_spec(dataset_spec: dict) -> ExperimentSpec | None:
+def the_spec(dataset_spec: dict, task: str) -> ExperimentSpec | None:
     """The form's spec (None, with the field's name, when a field is empty), or the spec a link carried."""
     linked = st.session_state.get("gs_linked_spec")
     if linked is not None:
@@ -31,9 +31,9 @@ def the_spec(dataset_spec: dict) -> ExperimentSpec | None:
             del st.session_state["gs_linked_spec"]
             st.rerun()
         return linked
-    form = grid_form()
+    form = grid_form(task)
     try:
-        return parse_spec(form_to_spec(form, dataset_spec, form.pop("n_jobs")))
+        return parse_spec(form_to_spec(form, dataset_spec, form.pop("n_jobs"), task))
     except SpecError as exc:
         st.error(plain(exc), icon=":material/warning:")
         return None
@@ -43,15 +43,16 @@ def the_spec(dataset_spec: dict) -> ExperimentSpec | None:
 def page() -> None:
     page_setup("grid_search")
     st.title("Grid Search")
-    st.caption("GridSearchCV over MLPClassifier: the same scores, with every candidate's loss curve kept.")
+    st.caption("GridSearchCV over MLPClassifier (or MLPRegressor, for a numeric target): the same scores, with "
+               "every candidate's loss curve kept.")
     follow_link()
     dataset_spec, data = choose_dataset()
     scheduler, compute_ok = compute_choice()
-    spec = the_spec(dataset_spec)
+    spec = the_spec(dataset_spec, data.task)
     if spec is None:
         return
-    if spec.dataset != dataset_spec:  # a linked spec brings its own data
-        data = cached_dataset(spec.dataset)
+    if spec.dataset != dataset_spec or spec.task not in ("auto", data.task):  # a linked spec brings its own data
+        data = cached_dataset(spec.dataset, spec.task)
     link = encode_spec(spec)
     st.session_state["gs_last_link"] = st.query_params["spec"] = link
     st.query_params.pop("exp", None)

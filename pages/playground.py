@@ -11,13 +11,13 @@ from dashboard.charts import show_chart
 from dashboard.datasets import choose_dataset
 from dashboard.hosting import hosted_limits
 from dashboard.page import page_setup
-from tuning.figures import fig_decision_boundary, fig_loss_curves
+from tuning.figures import fig_decision_boundary, fig_fit_curve, fig_loss_curves
 from tuning.services.playground import compare_learning_rates, describe_comparison, train_network
 from tuning.services.share import FORM_OPTIONS
 
 
 def network_controls() -> dict:
-    """The network's settings, as ``MLPClassifier`` parameters."""
+    """The network's settings, as ``MLPClassifier`` (or ``MLPRegressor``) parameters."""
     c1, c2, c3 = st.columns(3)
     with c1:
         rate = st.select_slider("Learning rate", FORM_OPTIONS["rates"], value=0.01, key="pg_lr",
@@ -75,19 +75,23 @@ def page() -> None:
 
     run = st.session_state.get("pg_run")
     comparison = st.session_state.get("pg_comparison")
+    score = "R²" if data.is_regression else "accuracy"
     if run is not None:
         show_chart(fig_loss_curves({"training loss": run.loss_curve}), "pg_loss", container=chart)
         m1, m2, m3, m4 = st.columns(4)
-        m1.metric("Train accuracy", f"{run.train_score:.3f}")
-        m2.metric("Test accuracy", f"{run.test_score:.3f}")
+        m1.metric(f"Train {score}", f"{run.train_score:.3f}")
+        m2.metric(f"Test {score}", f"{run.test_score:.3f}")
         m3.metric("Epochs run", run.n_iter)
         m4.metric("Time", f"{run.seconds:.2f} s")
         if run.diverged:
             st.warning("Training diverged: the weights overflowed. Lower the learning rate.")
         elif data.is_plane:
             show_chart(fig_decision_boundary(run.model, data), "pg_boundary")
+        elif data.is_line and run.task == data.task:
+            show_chart(fig_fit_curve(run.model, data), "pg_fit_curve")
     elif comparison is not None:
-        runs = {f"lr={rate:g}" + (" (diverged)" if r.diverged else f", test acc {r.test_score:.2f}"): r.loss_curve
+        short = "R²" if data.is_regression else "acc"
+        runs = {f"lr={rate:g}" + (" (diverged)" if r.diverged else f", test {short} {r.test_score:.2f}"): r.loss_curve
                 for rate, r in comparison.items()}
         show_chart(fig_loss_curves(runs, title="Loss over iterations by learning rate", log_y=True),
                    "pg_compare_chart", container=chart)

@@ -48,12 +48,32 @@ def test_a_bad_file_is_one_message_then_a_good_file_trains():
     assert 0.0 <= float(best.value) <= 1.0
 
 
-def test_choosing_a_continuous_target_explains_why_not():
+def test_a_regression_csv_goes_from_upload_to_best_model_and_its_charts():
     at = _grid_search_page()
-    at.file_uploader(key="dataset_csv").upload("flowers.csv", (CSV / "good_comma.csv").read_bytes()).run()
-    at.selectbox(key="dataset_csv_target").set_value("sepal_length").run()
-    for where in (at.sidebar, at.main):
-        assert "looks continuous" in where.error[0].value and "regression" in where.error[0].value
+    at.file_uploader(key="dataset_csv").upload("mtcars.csv", (CSV / "mtcars.csv").read_bytes()).run()
+    assert at.radio(key="dataset_csv_task").value == "classification"  # carb: 6 whole numbers, classes
+    at.selectbox(key="dataset_csv_target").set_value("mpg").run()
+    assert not at.exception and not at.error
+    task = at.radio(key="dataset_csv_task")
+    assert task.value == "regression" and task in at.main.radio  # the choice is in the main area
+    assert any("looks continuous (25 distinct numbers)" in c.value for c in at.main.caption)
+    assert any("TransformedTargetRegressor" in t.value for t in at.text)  # the target scaling is said
+    assert at.selectbox(key="gs_scoring").value == "r2"
+    at.selectbox(key="gs_scoring").set_value("neg_root_mean_squared_error")
+    at.multiselect(key="gs_units").set_value([4])
+    at.multiselect(key="gs_rates").set_value([0.01])
+    at.multiselect(key="gs_iters").set_value([10, 25]).run()
+    run_search_on_page(at)
+    assert not at.exception
+    best = next(m for m in at.metric if m.label.startswith("best_score_"))
+    assert best.label == "best_score_ (neg_root_mean_squared_error)" and float(best.value) < 0
+    assert decode_spec(at.query_params["spec"]).task == "regression"
+    script = next(c.value for c in at.code if "GridSearchCV(" in c.value)
+    assert "MLPRegressor" in script and "TransformedTargetRegressor" in script
+
+    at.radio(key="dataset_csv_task").set_value("classification").run()  # overridden: mpg's values as classes
+    assert not at.exception and at.radio(key="dataset_csv_task").value == "classification"
+    assert any("You chose otherwise" in c.value for c in at.main.caption)
 
 
 def test_column_names_are_shown_as_plain_text():

@@ -223,9 +223,10 @@ def test_csv_headers_and_class_names_with_markup_stay_plain_text():
     _assert_plain(label)
     classes = next(d.value for d in at.dataframe if "class" in d.value)
     assert list(classes["class"]) == ["![c0](http://127.0.0.1:9/c.png)", "![c1](http://127.0.0.1:9/c.png)"]
-    at.selectbox(key="dataset_csv_target").set_value(header).run()  # a continuous column as the target
-    assert "looks continuous" in at.error[0].value
-    _assert_plain(at.error[0].value)
+    at.selectbox(key="dataset_csv_target").set_value(header).run()  # a continuous column: a regression
+    (reason,) = [c.value for c in at.main.caption if "looks continuous" in c.value]
+    assert header in _as_shown(reason)
+    _assert_plain(reason)
 
 
 # --- 8. a store that cannot be used; numbers that cannot be trained on ----------------------------------------

@@ -274,8 +274,9 @@ def test_markup_in_every_user_string_is_shown_as_plain_text(hosted, new_page, tm
     wait_until_idle(page)
     _upload(page, table)
     expect(page.get_by_test_id("stExpander").filter(has_text="target column '[t](http")).to_be_visible()
-    _choose(page, "Target column", header)  # a continuous column: the error names it
-    expect(page.get_by_test_id("stAlertContentError").first).to_contain_text("looks continuous")
+    _choose(page, "Target column", header)  # a continuous column: a regression, and the reason names it
+    expect(page.get_by_test_id("stCaptionContainer").filter(has_text="looks continuous").first).to_contain_text(
+        header)
     _assert_nothing_clickable_or_loaded(page, new_page.requests)
 
 

@@ -43,7 +43,7 @@ import sklearn
 
 from tuning.data.dataset import Dataset
 from tuning.engine.results import SearchResult, _plain
-from tuning.engine.spec import ExperimentSpec
+from tuning.engine.spec import ExperimentSpec, for_data
 from tuning.engine.training import FitRecord, UnitResult
 from tuning.errors import ExperimentNotFound, StoreError, TuningError
 
@@ -111,7 +111,10 @@ def data_fingerprint(data: Dataset) -> str:
 
 
 def experiment_id(spec: ExperimentSpec, data: Dataset) -> str:
-    """Stable id of (spec without ``n_jobs``, data, scikit-learn version)."""
+    """Stable id of (spec without ``n_jobs``, data, scikit-learn version); a spec whose task is
+    "auto" counts as the task the data has, as the search runs it."""
+    if spec.task == "auto":
+        spec = for_data(spec, data)
     normalised = {k: v for k, v in spec.to_dict().items() if k != "n_jobs"}
     key = json.dumps({"spec": normalised, "data": data_fingerprint(data), "sklearn": sklearn.__version__},
                      sort_keys=True)

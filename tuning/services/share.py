@@ -20,6 +20,7 @@ from typing import Any
 
 from tuning.data.datasets import BUILTIN_DATASETS
 from tuning.engine.limits import CapError, SearchLimits, check_search_costs
+from tuning.engine.networks import DEFAULT_SCORING
 from tuning.engine.spec import DEFAULT_RANDOM_STATE, ExperimentSpec, parse_spec
 from tuning.errors import SpecError, TuningError
 
@@ -35,6 +36,8 @@ FORM_OPTIONS: dict[str, list[Any]] = {
     "activations": ["relu", "tanh", "logistic", "identity"],
     "early_stopping": [False, True],
 }
+# The form's scorers for a regression (a classification is scored by accuracy).
+REGRESSION_FORM_SCORERS = ["r2", "neg_root_mean_squared_error", "neg_mean_absolute_error"]
 # What the user sees each form field as, for messages about it.
 FORM_LABELS: dict[str, str] = {
     "units": "Hidden units", "depths": "Hidden layers", "rates": "Learning rates", "iters": "max_iter (epochs)",
@@ -148,8 +151,12 @@ def open_link(text: str, limits: SearchLimits, *, link_limits: LinkLimits | None
     return spec
 
 
-def form_to_spec(form: dict[str, Any], dataset: dict[str, Any], n_jobs: int) -> dict[str, Any]:
-    """The spec the Grid Search form describes (form keys as in :data:`FORM_DEFAULTS`).
+def form_to_spec(form: dict[str, Any], dataset: dict[str, Any], n_jobs: int,
+                 task: str = "classification") -> dict[str, Any]:
+    """The spec the Grid Search form describes (form keys as in :data:`FORM_DEFAULTS`) for data of this task.
+
+    A regression's scorer is the form's ``scoring`` (one of :data:`REGRESSION_FORM_SCORERS`),
+    written only when it is not the default; a classification is scored by accuracy.
 
     Raises
     ------
@@ -166,7 +173,13 @@ def form_to_spec(form: dict[str, Any], dataset: dict[str, Any], n_jobs: int) -> 
         chosen = [v for v in FORM_OPTIONS[key] if v in form.get(key, FORM_DEFAULTS[key])]
         if chosen != FORM_DEFAULTS[key]:
             grid[name] = chosen
-    return {"dataset": dataset, "param_grid": grid, "cv": form["cv"], "n_jobs": n_jobs}
+    spec: dict[str, Any] = {"dataset": dataset, "param_grid": grid, "cv": form["cv"], "n_jobs": n_jobs}
+    if task == "regression" or "csv" in dataset:  # a CSV file's task is the one the page read it as
+        spec["task"] = task
+    scoring = form.get("scoring") or DEFAULT_SCORING[task]
+    if task == "regression" and scoring != DEFAULT_SCORING[task]:
+        spec["scoring"] = scoring
+    return spec
 
 
 _FIELD_LABELS = {
@@ -184,8 +197,9 @@ def field_label(field: str) -> str:
 
 def spec_to_form(spec: ExperimentSpec) -> dict[str, Any] | None:
     """The form's values for a spec, or None when the form (and the sidebar) cannot show it exactly."""
+    scorers = REGRESSION_FORM_SCORERS if spec.task == "regression" else [DEFAULT_SCORING["classification"]]
     if (len(spec.param_grid) != 1 or spec.estimator != {"random_state": DEFAULT_RANDOM_STATE}
-            or spec.preprocess != "standard" or spec.scoring != "accuracy" or spec.cv > 10
+            or spec.preprocess != "standard" or spec.scoring not in scorers or spec.cv > 10
             or spec.dataset.get("name") not in BUILTIN_DATASETS):
         return None
     grid = spec.param_grid[0]
@@ -198,6 +212,8 @@ def spec_to_form(spec: ExperimentSpec) -> dict[str, Any] | None:
             "rates": sorted(grid["learning_rate_init"]), "iters": sorted(grid["max_iter"]),
             "batches": list(grid["batch_size"]), "alphas": sorted(grid["alpha"]), "cv": spec.cv,
             **{key: grid.get(name, FORM_DEFAULTS[key]) for key, name in _OPTIONAL_GRID.items()}}
+    if spec.task == "regression":
+        form["scoring"] = spec.scoring
     for key, options in FORM_OPTIONS.items():
         if any(v not in options for v in form[key]):
             return None
@@ -207,5 +223,5 @@ def spec_to_form(spec: ExperimentSpec) -> dict[str, Any] | None:
         low, high, step = DATASET_FORM_RANGES[option]
         if not (low <= value <= high and abs(round((value - low) / step) * step + low - value) < 1e-9):
             return None
-    rebuilt = parse_spec(form_to_spec(form, spec.dataset, spec.n_jobs or 1))
+    rebuilt = parse_spec(form_to_spec(form, spec.dataset, spec.n_jobs or 1, spec.task))
     return form if rebuilt.param_grid == spec.param_grid else None
