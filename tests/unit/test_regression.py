@@ -1,5 +1,8 @@
 """Regression keeps the classification contract: run_search reports exactly what GridSearchCV(MLPRegressor) reports."""
 
+import json
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -15,6 +18,7 @@ from threadpoolctl import threadpool_limits
 from tuning.data.datasets import load_dataset
 from tuning.engine.search import run_search, sklearn_equivalent, split_folds
 from tuning.engine.spec import for_data, parse_spec
+from tuning.engine.store import ExperimentStore
 from tuning.errors import SpecError
 from tuning.figures import fig_error_vs_hidden_size, fig_fit_curve, fig_predicted_vs_actual
 from tuning.services.playground import fit_network, train_network
@@ -213,3 +217,36 @@ def test_the_playground_trains_a_regressor_on_an_unstratified_split_and_reports_
         warnings.simplefilter("ignore")
         by_hand.fit(X_train, y_train)
     assert run.test_score == by_hand.score(X_test, y_test)
+
+
+# --- the store, Dask and the CLI carry a regression as they carry a classification ----------------------------
+
+
+def test_a_regression_is_stored_resumed_from_the_store_and_listed(tmp_path):
+    store = ExperimentStore(tmp_path / "experiments.sqlite")
+    first = run_search(SPECS["adam_r2"], n_jobs=1, store=store)
+    again = run_search(SPECS["adam_r2"], n_jobs=1, store=store)
+    assert again.experiment_id == first.experiment_id and again.cv_results == first.cv_results
+    assert again.spec.task == "regression" and again.dataset["task"] == "regression"
+    (row,) = store.list()
+    assert row["best_score"] == first.best_score
+
+
+def test_a_regression_on_a_local_dask_cluster_equals_the_local_run():
+    on_dask = run_search(SPECS["no_target_scaling"], n_jobs=2, scheduler="local", refit=False)
+    local = run_search(SPECS["no_target_scaling"], n_jobs=1, refit=False)
+    assert on_dask.cv_results["mean_test_score"] == local.cv_results["mean_test_score"]
+    assert on_dask.curves == local.curves
+    assert all(f["worker"].startswith("tcp://127.0.0.1:") for f in on_dask.fits)
+
+
+def test_the_cli_runs_a_regression_csv_and_names_its_scorer(tmp_path):
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({**SPECS["csv_mtcars_mpg"], "scoring": "neg_mean_absolute_error"}))
+    proc = subprocess.run([sys.executable, "-m", "tuning", "run", str(spec), "--out", str(tmp_path / "r.json"),
+                           "--no-store", "--quiet"], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("best neg_mean_absolute_error: -")
+    saved = json.loads((tmp_path / "r.json").read_text())
+    assert saved["spec"]["task"] == "regression"
