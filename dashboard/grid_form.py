@@ -25,10 +25,12 @@ from tuning.figures import error_of
 from tuning.services.share import FORM_DEFAULTS, FORM_LABELS, FORM_OPTIONS, REGRESSION_FORM_SCORERS, field_label
 
 _FORMATS = {"rates": lambda v: f"{v:g}", "alphas": lambda v: f"{v:g}",
-            "early_stopping": lambda v: "on (hold out 10%)" if v else "off"}
-_LAYOUT = [["units", "depths", "solvers"], ["rates", "iters", "activations"], ["batches", "alphas", "early_stopping"]]
+            "early_stopping": lambda v: "on (hold out 10%)" if v else "off", "inits": lambda v: v.replace("_", "-")}
+_LAYOUT = [["units", "depths", "solvers"], ["rates", "iters", "activations"],
+           ["batches", "alphas", "early_stopping", "inits"]]
 _HELP = {"solvers": "lbfgs ignores learning rate and batch size, and its max_iter candidates cannot share a run",
-         "early_stopping": "Stop when the score on a held-out 10% of the training folds stops improving"}
+         "early_stopping": "Stop when the score on a held-out 10% of the training folds stops improving",
+         "inits": "How the initial weights are drawn; glorot-uniform is scikit-learn's own"}
 
 
 def grid_form(task: str = "classification") -> dict[str, Any]:

@@ -11,6 +11,7 @@ from dashboard.charts import show_chart
 from dashboard.datasets import choose_dataset
 from dashboard.hosting import hosted_limits
 from dashboard.page import page_setup
+from tuning.engine.networks import DEFAULT_INIT, INIT_SCHEMES
 from tuning.figures import fig_decision_boundary, fig_fit_curve, fig_loss_curves
 from tuning.services.playground import compare_learning_rates, describe_comparison, train_network
 from tuning.services.share import FORM_OPTIONS
@@ -36,7 +37,10 @@ def network_controls() -> dict:
         alpha = st.select_slider("L2 penalty (alpha)", FORM_OPTIONS["alphas"], value=1e-4, key="pg_alpha",
                                  format_func=lambda v: f"{v:g}")
         seed = int(st.number_input("Weight seed", 0, 10_000, 0, key="pg_seed"))
-    return {"hidden_layer_sizes": [units] * layers, "learning_rate_init": rate, "max_iter": epochs,
+        init = st.selectbox("Weight init", list(INIT_SCHEMES), key="pg_init", format_func=lambda v: v.replace("_", "-"),
+                            help="How the initial weights are drawn; glorot-uniform is scikit-learn's own")
+    chosen_init = {"init": init} if init != DEFAULT_INIT else {}  # the default is plain scikit-learn
+    return {**chosen_init, "hidden_layer_sizes": [units] * layers, "learning_rate_init": rate, "max_iter": epochs,
             "solver": solver, "activation": activation, "batch_size": batch, "alpha": alpha,
             "random_state": seed, "tol": 1e-6, "n_iter_no_change": 10_000}
 

@@ -503,5 +503,7 @@ def fig_lesson(result: Any, *, projection: bool = False) -> list[go.Figure]:
                 fig_loss_curves(data["curves"], title="Loss per weight update, by batch size", log_y=True,
                                 updates_per_epoch=data["updates_per_epoch"], projection=projection)]
     if result.name == "init_seeds":
-        return [fig_loss_curves(data["curves"], title="Ten initialisations of one network", projection=projection)]
+        return [fig_loss_curves(data["curves"], title="Ten initialisations of one network", projection=projection),
+                fig_loss_curves(data["scheme_curves"], title="Five initialisation schemes, one ReLU network",
+                                log_y=True, projection=projection)]
     raise ValueError(f"no figure for lesson {result.name!r}")

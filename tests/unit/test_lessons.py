@@ -36,6 +36,12 @@ def test_every_preset_has_its_charts(lesson):
         assert figures[0].layout.yaxis.title.text == "RMSE (target units)"
         assert [t.name for t in figures[1].data] == ["data", *lesson.data["fits"]]
         assert f"{lesson.data['best_size']} units (best)" in lesson.data["fits"]
+    if lesson.name == "init_seeds":  # the schemes side by side, all-zeros flat
+        schemes = figures[1]
+        assert [t.name for t in schemes.data] == ["glorot_uniform", "he_normal", "lecun_normal", "small_constant",
+                                                  "zeros"]
+        zeros = lesson.data["scheme_curves"]["zeros"]
+        assert max(zeros) - min(zeros) < 0.01 * zeros[0]
     if lesson.name == "minibatch":
         per_update = figures[1]
         assert per_update.layout.xaxis.title.text == "weight updates"

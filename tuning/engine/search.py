@@ -91,7 +91,7 @@ def build_estimator(spec: ExperimentSpec, data: Dataset | None, params: dict[str
     """The spec's unfitted estimator: preprocessing and the network (with ``params`` over the spec's
     fixed ones) in a ``Pipeline``, inside a ``TransformedTargetRegressor`` when the target is scaled."""
     pipeline = make_pipeline(make_preprocessor(data, spec.preprocess),
-                             make_network(spec.task, {**spec.estimator, **(params or {})}))
+                             make_network(spec.task, {**spec.estimator, **(params or {})}, init=spec.uses_init))
     return scale_target(pipeline) if target_scaled(spec) else pipeline
 
 

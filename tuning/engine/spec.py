@@ -77,6 +77,13 @@ class ExperimentSpec:
     n_jobs: int | None = None
     task: str = "classification"
 
+    @property
+    def uses_init(self) -> bool:
+        """Whether the spec sets ``init`` anywhere: its networks are then the ``init`` subclasses
+        (:class:`~tuning.engine.networks.InitMLPClassifier`), bit-identical to scikit-learn's at
+        ``"glorot_uniform"``."""
+        return "init" in self.estimator or any("init" in grid for grid in self.param_grid)
+
     def to_dict(self) -> dict[str, Any]:
         """The spec as plain JSON data; ``parse_spec(spec.to_dict()) == spec``.
 

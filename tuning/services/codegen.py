@@ -12,6 +12,8 @@ from typing import Any
 from tuning.data import datasets
 from tuning.data.csv_source import MISSING_MARKERS
 from tuning.data.dataset import Dataset
+from tuning.engine import networks
+from tuning.engine.networks import network_class
 from tuning.engine.results import SearchResult
 from tuning.engine.search import network_prefix, target_scaled
 from tuning.engine.spec import ExperimentSpec, for_data
@@ -90,7 +92,21 @@ def _csv_target_code(spec: ExperimentSpec, data: Dataset | None) -> str:
 
 
 def _network_name(spec: ExperimentSpec) -> str:
-    return "MLPRegressor" if spec.task == "regression" else "MLPClassifier"
+    name = "MLPRegressor" if spec.task == "regression" else "MLPClassifier"
+    return f"Init{name}" if spec.uses_init else name
+
+
+def _init_class_code(spec: ExperimentSpec) -> tuple[list[str], str]:
+    """For a spec that sets ``init``: the small subclass that adds it, as Tuning Lab defines it."""
+    if not spec.uses_init:
+        return [], ""
+    cls = network_class(spec.task, init=True)
+    source = "\n\n".join(inspect.getsource(c) for c in (networks.InitScheme, cls))
+    return (["import math", "import numpy as np", "from sklearn.utils._param_validation import StrOptions",
+             "from typing import ClassVar",
+             f"from sklearn.neural_network import {cls.__mro__[2].__name__}"],
+            "# scikit-learn draws initial weights one way (Glorot-uniform); this subclass adds `init`.\n"
+            f"{source}\n")
 
 
 def _scale_target_code(spec: ExperimentSpec) -> tuple[list[str], str]:
@@ -145,11 +161,15 @@ def sklearn_script(spec: ExperimentSpec, data: Dataset | None = None) -> str:
         spec = for_data(spec, data)
     load_imports, load = _loading_code(spec, data)
     pipe_imports, pipe = _pipeline_code(spec)
+    init_imports, init_code = _init_class_code(spec)
+    pipe_imports = [*pipe_imports, *init_imports]
+    if init_code:
+        pipe = f"{init_code}\n{pipe}"
     prefix = network_prefix(spec)
     grid = [{f"{prefix}{k}": v for k, v in g.items()} for g in spec.param_grid]
     grid_literal = _py(grid[0] if len(grid) == 1 else grid)
     imports = sorted({*load_imports, *pipe_imports, "from sklearn.model_selection import GridSearchCV",
-                      f"from sklearn.neural_network import {_network_name(spec)}",
+                      *([] if spec.uses_init else [f"from sklearn.neural_network import {_network_name(spec)}"]),
                       "from sklearn.pipeline import Pipeline",
                       "from threadpoolctl import threadpool_limits"})
     return "\n".join([

@@ -60,7 +60,7 @@ def make_model(data: Dataset, params: dict[str, Any], *, preprocess: str = "stan
     """The model a search would build for these parameters: preprocessing, then ``MLPClassifier`` or
     ``MLPRegressor`` (the data's task), inside a ``TransformedTargetRegressor`` for a regression with
     ``preprocess="standard"``; ``on_epoch`` is called after every epoch of its fit."""
-    plain = network_class(data.task)
+    plain = network_class(data.task, init="init" in params)
     reporting = type(f"EpochReporting{plain.__name__}", (_EpochReporting, plain),
                      {"_on_epoch": staticmethod(on_epoch) if on_epoch is not None else None})
     model = make_pipeline(make_preprocessor(data, preprocess), reporting(**params))

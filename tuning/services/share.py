@@ -20,7 +20,7 @@ from typing import Any
 
 from tuning.data.datasets import BUILTIN_DATASETS
 from tuning.engine.limits import CapError, SearchLimits, check_search_costs
-from tuning.engine.networks import DEFAULT_SCORING
+from tuning.engine.networks import DEFAULT_INIT, DEFAULT_SCORING, INIT_SCHEMES
 from tuning.engine.spec import DEFAULT_RANDOM_STATE, ExperimentSpec, parse_spec
 from tuning.errors import SpecError, TuningError
 
@@ -35,6 +35,7 @@ FORM_OPTIONS: dict[str, list[Any]] = {
     "solvers": ["adam", "sgd", "lbfgs"],
     "activations": ["relu", "tanh", "logistic", "identity"],
     "early_stopping": [False, True],
+    "inits": list(INIT_SCHEMES),
 }
 # The form's scorers for a regression (a classification is scored by accuracy).
 REGRESSION_FORM_SCORERS = ["r2", "neg_root_mean_squared_error", "neg_mean_absolute_error"]
@@ -42,7 +43,7 @@ REGRESSION_FORM_SCORERS = ["r2", "neg_root_mean_squared_error", "neg_mean_absolu
 FORM_LABELS: dict[str, str] = {
     "units": "Hidden units", "depths": "Hidden layers", "rates": "Learning rates", "iters": "max_iter (epochs)",
     "batches": "Batch sizes", "alphas": "alpha (L2)", "solvers": "Solver", "activations": "Activation",
-    "early_stopping": "Early stopping", "cv": "CV folds",
+    "early_stopping": "Early stopping", "inits": "Weight init", "cv": "CV folds",
 }
 # The sidebar's dataset sliders: (low, high, step) of each generated dataset's option.
 DATASET_FORM_RANGES: dict[str, tuple[float, float, float]] = {
@@ -50,10 +51,11 @@ DATASET_FORM_RANGES: dict[str, tuple[float, float, float]] = {
 }
 FORM_DEFAULTS: dict[str, Any] = {"units": [2, 8, 32], "depths": [1], "rates": [1e-3, 0.01], "iters": [25, 50, 100],
                                  "batches": ["auto"], "alphas": [1e-4], "solvers": ["adam"], "activations": ["relu"],
-                                 "early_stopping": [False], "cv": 3}
+                                 "early_stopping": [False], "inits": [DEFAULT_INIT], "cv": 3}
 # Form fields that are one MLPClassifier parameter each, in the grid only when they differ from
 # MLPClassifier's default (so a grid without them is the same spec, and the same experiment, as before).
-_OPTIONAL_GRID = {"solvers": "solver", "activations": "activation", "early_stopping": "early_stopping"}
+_OPTIONAL_GRID = {"solvers": "solver", "activations": "activation", "early_stopping": "early_stopping",
+                  "inits": "init"}
 _GRID_FIELDS = {"hidden_layer_sizes", "learning_rate_init", "max_iter", "batch_size", "alpha"}
 
 
@@ -185,7 +187,7 @@ def form_to_spec(form: dict[str, Any], dataset: dict[str, Any], n_jobs: int,
 _FIELD_LABELS = {
     "cv": "CV folds", "hidden_layer_sizes": "Hidden units and layers", "learning_rate_init": "Learning rates",
     "max_iter": "max_iter (epochs)", "batch_size": "Batch sizes", "alpha": "alpha (L2)", "solver": "Solver",
-    "activation": "Activation", "early_stopping": "Early stopping", "param_grid": "The grid",
+    "activation": "Activation", "early_stopping": "Early stopping", "init": "Weight init", "param_grid": "The grid",
 }
 
 
