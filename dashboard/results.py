@@ -20,7 +20,7 @@ from tuning.figures import (
     fig_predicted_vs_actual,
     fig_score_heatmap,
 )
-from tuning.services.codegen import sklearn_script, torch_script
+from tuning.services.codegen import keras_script, sklearn_script, torch_script
 from tuning.services.experiments import cv_results_table
 
 
@@ -131,7 +131,7 @@ def _show_predictions(result: SearchResult, data: Dataset | None, prefix: str) -
 
 
 def show_code(result: SearchResult, data: Dataset | None, prefix: str) -> None:
-    """The scikit-learn script that reproduces the scores, and the best network in PyTorch."""
+    """The scikit-learn script that reproduces the scores, and the best network in PyTorch and Keras."""
     if result.spec is None:
         st.info("This search was fitted in Python (tuning.GridSearchCV): its code is the notebook's.")
         return
@@ -145,3 +145,10 @@ def show_code(result: SearchResult, data: Dataset | None, prefix: str) -> None:
         st.code(torch_code, language="python")
         st.download_button("Download best_network_torch.py", torch_code, "best_network_torch.py",
                            key=f"{prefix}_download_torch")
+        keras_code = keras_script(result, data)
+        st.markdown("**The best network in Keras 3**: the same layers, activation, optimiser, learning rate, batch "
+                    "size, epochs, L2 penalty, early stopping, preprocessing and hold-out split. Its docstring says "
+                    "what cannot be identical across frameworks (initial weights, shuffling).")
+        st.code(keras_code, language="python")
+        st.download_button("Download best_network_keras.py", keras_code, "best_network_keras.py",
+                           key=f"{prefix}_download_keras")

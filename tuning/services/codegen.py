@@ -1,5 +1,5 @@
-"""Show the code: a plain scikit-learn script that reproduces an experiment, and a PyTorch
-version of its best network for users moving to a deep-learning framework."""
+"""Show the code: a plain scikit-learn script that reproduces an experiment, and PyTorch and
+Keras 3 versions of its best network for users moving to a deep-learning framework."""
 
 from __future__ import annotations
 
@@ -271,3 +271,124 @@ def _torch_evaluation(regression: bool) -> list[str]:
     return ["with torch.no_grad():",
             "    accuracy = (model(X_test).argmax(dim=1) == y_test).float().mean().item()",
             "print('test accuracy', accuracy)"]
+
+
+_KERAS_ACTIVATIONS = {"relu": "relu", "tanh": "tanh", "logistic": "sigmoid", "identity": "linear"}
+_KERAS_INITIALISERS = {"glorot_uniform": '"glorot_uniform"', "he_normal": '"he_normal"',
+                       "lecun_normal": '"lecun_normal"', "zeros": '"zeros"',
+                       "small_constant": "keras.initializers.RandomNormal(stddev=0.01)"}
+
+
+def _keras_preprocessing(spec: ExperimentSpec) -> tuple[list[str], list[str]]:
+    """Imports and lines that make ``prep``, the pipeline's preprocessing step (None without one)."""
+    imports, code = _network_pipeline_code(spec)
+    if "csv" in spec.dataset:  # the ColumnTransformer the pipeline builds, without the network
+        code = code.replace(code[code.index("pipeline = Pipeline("):], 'prep = ColumnTransformer(transformers)')
+        return [*imports, "from sklearn.pipeline import Pipeline"], code.splitlines()
+    if spec.preprocess == "standard":
+        return imports, ["prep = StandardScaler()"]
+    return [], ["prep = None"]
+
+
+def _keras_notes(params: dict[str, Any]) -> list[str]:
+    """What the Keras script cannot do exactly as scikit-learn does, for these parameters."""
+    notes = ["Initial weights and the order of the mini-batches come from Keras's own random generator, so the "
+             "numbers differ from scikit-learn's even with the same seed (and Keras starts every bias at 0).",
+             "Float32 arithmetic on a different backend: expect the same behaviour, not the same digits."]
+    if params.get("solver", "adam") == "lbfgs":
+        notes.append("scikit-learn's lbfgs solver has no Keras optimiser: this script uses Adam instead.")
+    if params.get("learning_rate", "constant") != "constant":
+        notes.append(f"learning_rate={params['learning_rate']!r} (scikit-learn's schedule) is not reproduced: "
+                     "the learning rate stays constant here.")
+    if params.get("init", "glorot_uniform") in ("he_normal", "lecun_normal"):
+        notes.append("Keras's he_normal and lecun_normal draw from a truncated normal distribution.")
+    return notes
+
+
+def keras_script(result: SearchResult, data: Dataset) -> str:
+    """A Keras 3 script for the experiment's best network: the same layers, activation, optimiser,
+    learning rate, batch size, epochs, L2 penalty, early stopping, preprocessing and hold-out split.
+
+    Only text is generated; Keras is not a dependency of Tuning Lab.
+    """
+    spec = for_data(result.spec, data)
+    params = {**spec.estimator, **(result.best_params or {})}
+    sizes = params.get("hidden_layer_sizes", [100])
+    sizes = list(sizes) if isinstance(sizes, (list, tuple)) else [sizes]
+    activation = _KERAS_ACTIVATIONS[params.get("activation", "relu")]
+    initialiser = _KERAS_INITIALISERS[params.get("init", "glorot_uniform")]
+    batch = params.get("batch_size", "auto")
+    lr, epochs, alpha = params.get("learning_rate_init", 0.001), params.get("max_iter", 200), params.get("alpha", 1e-4)
+    solver = params.get("solver", "adam")
+    if solver == "sgd":
+        optimiser = (f"keras.optimizers.SGD(learning_rate={lr!r}, momentum={params.get('momentum', 0.9)!r}, "
+                     f"nesterov={params.get('nesterovs_momentum', True)!r})")
+    else:
+        optimiser = (f"keras.optimizers.Adam(learning_rate={lr!r}, beta_1={params.get('beta_1', 0.9)!r}, "
+                     f"beta_2={params.get('beta_2', 0.999)!r}, epsilon={params.get('epsilon', 1e-8)!r})")
+    regression = spec.task == "regression"
+    scaled = target_scaled(spec)
+    tol, patience = params.get("tol", 1e-4), params.get("n_iter_no_change", 10)
+    if params.get("early_stopping", False):
+        monitor = "val_loss" if regression else "val_accuracy"
+        stopping = (f'keras.callbacks.EarlyStopping(monitor="{monitor}", min_delta={tol!r}, patience={patience}, '
+                    'restore_best_weights=True)')
+        validation = f", validation_split={params.get('validation_fraction', 0.1)!r}"
+    else:  # scikit-learn stops when the training loss has not improved by tol for n_iter_no_change epochs
+        stopping = f'keras.callbacks.EarlyStopping(monitor="loss", min_delta={tol!r}, patience={patience})'
+        validation = ""
+    if regression:
+        output, loss, metrics = "layers.Dense(1)", '"mean_squared_error"', '["root_mean_squared_error"]'
+    else:
+        output = ('layers.Dense(1, activation="sigmoid") if n_classes == 2 else '
+                  'layers.Dense(n_classes, activation="softmax")')
+        loss = '"binary_crossentropy" if n_classes == 2 else "sparse_categorical_crossentropy"'
+        metrics = '["accuracy"]'
+    dense = [f'    layers.Dense({units}, activation="{activation}", kernel_initializer={initialiser}, '
+             'kernel_regularizer=l2),' for units in sizes]
+    load_imports, load = _loading_code(spec, data)
+    prep_imports, prep = _keras_preprocessing(spec)
+    split = ("X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0"
+             + (")" if regression else ", stratify=y)"))
+    notes = "\n".join(f"- {note}" for note in _keras_notes(params))
+    return "\n".join([
+        f'"""The best network of Tuning Lab experiment {result.experiment_id or ""} in Keras 3.',
+        "",
+        f"best_params_ = {result.best_params!r}",
+        f"layers {sizes}, {params.get('activation', 'relu')} activation, {solver} with learning rate {lr}, "
+        f"batch size {batch}, {epochs} epochs, alpha={alpha} (L2).",
+        "",
+        "The same model, trained the same way, but not bit-identical to scikit-learn:",
+        notes,
+        '"""',
+        "", *sorted({*load_imports, *prep_imports, "import keras", "from keras import layers, regularizers",
+                     "from sklearn.model_selection import train_test_split"}), "",
+        load, "",
+        "# The same hold-out split as the Playground, and the preprocessing fitted on the training rows only.",
+        split,
+        *prep,
+        "if prep is not None:",
+        "    X_train, X_test = prep.fit_transform(X_train), prep.transform(X_test)",
+        *(["y_mean, y_std = y_train.mean(), y_train.std()  # the target standardised, as the pipeline does",
+           "y_train_fit = (y_train - y_mean) / y_std"] if scaled else ["y_train_fit = y_train"]),
+        "n_features = X_train.shape[1]",
+        *([] if regression else ["n_classes = int(y.max()) + 1"]),
+        f"batch_size = {'min(200, len(X_train))' if batch == 'auto' else batch}",
+        "# scikit-learn adds alpha / 2 * (sum of squared weights) / batch size to the loss; so does this L2:",
+        f"l2 = regularizers.L2({alpha!r} / (2 * batch_size))",
+        f"keras.utils.set_random_seed({params.get('random_state') or 0})",
+        "",
+        "model = keras.Sequential([",
+        "    keras.Input(shape=(n_features,)),",
+        *dense,
+        f"    {output},",
+        "])",
+        f"model.compile(optimizer={optimiser}, loss={loss}, metrics={metrics})",
+        f"model.fit(X_train, y_train_fit, batch_size=batch_size, epochs={epochs}, shuffle=True{validation},",
+        f"          callbacks=[{stopping}], verbose=2)",
+        "",
+        *(["predicted = model.predict(X_test, verbose=0).ravel()" + (" * y_std + y_mean" if scaled else ""),
+           "print('test RMSE', float(((predicted - y_test) ** 2).mean() ** 0.5))"] if regression else
+          ["print('test accuracy', model.evaluate(X_test, y_test, verbose=0)[1])"]),
+        "",
+    ])
