@@ -194,3 +194,24 @@ def test_two_experiments_side_by_side_and_paired(page, app_url):
     expect(page.get_by_text("shared candidate(s) differ")).to_be_visible()
     expect(page.get_by_text("What B changes besides the grid: activation: default -> tanh")).to_be_visible()
     screenshot(page, "experiments-compare", height=2400)
+
+
+def test_a_regression_csv_goes_from_upload_to_best_model_and_its_charts(page, app_url):
+    page.goto(f"{app_url}/grid_search")
+    wait_until_idle(page)
+    _choose(page, "Dataset", "Upload a CSV…")
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(CSV / "mtcars.csv"))
+    wait_until_idle(page)
+    _choose(page, "Target column", "mpg")
+    main = page.get_by_test_id("stMain")
+    expect(main.get_by_text("it looks continuous (25 distinct numbers)")).to_be_visible()
+    expect(main.get_by_test_id("stRadio").get_by_role("radio", name="Regression (MLPRegressor)")).to_be_checked()
+    click_and_wait(page, page.get_by_test_id("stButton").get_by_text("Run search"))
+    best = page.get_by_test_id("stMetric").filter(has_text="best_score_ (r2)")
+    expect(best).to_be_visible(timeout=120_000)
+    assert float(best.get_by_test_id("stMetricValue").inner_text()) <= 1.0
+    expect(page.get_by_test_id("stPlotlyChart").first).to_contain_text("error (1 − R²)")
+    page.get_by_role("tab", name="Predicted vs actual").click()
+    wait_until_idle(page)
+    expect(page.get_by_test_id("stPlotlyChart").filter(has_text="Predicted versus actual").first).to_be_visible()
+    screenshot(page, "grid-search-regression")
