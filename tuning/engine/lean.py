@@ -1,0 +1,665 @@
+"""A lean trainer for ``MLPClassifier``'s stochastic solvers that trains a stack of candidates at once.
+
+For the small networks Tuning Lab is about, most of an epoch of scikit-learn's
+``_fit_stochastic`` is per-call work (array-namespace dispatch, ``_safe_indexing``,
+``safe_sparse_dot``, validation), not arithmetic. This trainer does the same numpy
+operations, in the same order, on arrays of the same layout, without that work:
+
+- the same random numbers: the initial weights come from scikit-learn's own
+  ``_init_coef``, the early-stopping split from ``train_test_split`` and every epoch's
+  shuffle from ``random_state.shuffle`` on the same ``RandomState``, as ``sklearn.utils.shuffle`` does;
+- the same arithmetic: forward pass, loss, back-propagation and the SGD/Adam updates
+  are written out as ``_backprop``, ``_compute_loss_grad`` and the optimizers' ``_get_updates``
+  write them;
+- the same bookkeeping: ``loss_curve_``, ``validation_scores_``, ``best_loss_``,
+  ``_no_improvement_count``, the learning-rate schedules and when a run stops.
+
+**Stacks.** Candidates that share everything that decides the mini-batches and the
+initial weights (fold, architecture, activation, seed, batch size, shuffling, the
+early-stopping split, solver) see the same batches in the same order and differ only
+in numbers (:data:`STACKABLE`: learning rate, ``alpha``, momentum, Adam's betas, ``tol``,
+``max_iter``, ...). One loop trains them together: weights are 3-D arrays, one slice per
+candidate, and a candidate leaves the stack when it stops. numpy computes a stacked
+matrix product slice by slice with the same BLAS call as the 2-D product, and the
+element-wise operations and reductions used here give each slice what they give the
+2-D array, so every candidate's arithmetic is exactly the one of its own ``fit``
+(``tests/unit/test_lean.py`` compares with ``==``).
+
+Anything not verified — another scikit-learn version than :data:`VERIFIED_SKLEARN`,
+``lbfgs``, ``verbose``, sparse or float32 input — is left to scikit-learn's own fit:
+:func:`uncovered_reason` says why before training, and :func:`train_stack` raises
+:class:`NotCovered` when it only learns it from the data.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+import sklearn
+from scipy.sparse import issparse
+from scipy.special import expit, xlogy
+from sklearn import config_context
+from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier
+from sklearn.neural_network._base import ACTIVATIONS, DERIVATIVES
+from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
+from sklearn.utils import check_random_state, gen_batches
+
+# scikit-learn versions whose MLPClassifier this trainer reproduces bit for bit. Add a
+# version only after tests/unit/test_lean.py passes against it.
+VERIFIED_SKLEARN = ("1.9.1",)
+
+LEAN = "lean"
+SCIKIT_LEARN = "scikit-learn"
+
+# Parameters that may differ between the candidates of one stack: they change numbers
+# in the updates or when a candidate stops, never the batches or the initial weights.
+STACKABLE = frozenset({
+    "learning_rate_init", "alpha", "momentum", "beta_1", "beta_2", "epsilon", "power_t",
+    "tol", "n_iter_no_change", "max_iter", "learning_rate",
+})
+_NUMBERS = STACKABLE - {"learning_rate"}
+_DEFAULTS = MLPClassifier().get_params()
+
+
+class NotCovered(Exception):
+    """The lean trainer does not reproduce this fit; use scikit-learn's own."""
+
+
+@dataclass
+class Checkpoint:
+    """A candidate's model as ``MLPClassifier(**params, max_iter=max_iter).fit(X, y)`` leaves it.
+
+    Parameters
+    ----------
+    member : int
+        Index of the candidate in the stack passed to :func:`train_stack`.
+    max_iter : int
+        The checkpoint asked for.
+    model : MLPClassifier
+        Fitted, with every attribute a plain fit sets (weights, curves, optimizer,
+        random state).
+    converged : bool
+        The run stopped on ``tol``/``n_iter_no_change`` by this epoch (a plain fit would
+        not have warned that it reached ``max_iter``).
+    elapsed : float
+        Seconds from the start of training until this checkpoint was reached.
+    """
+
+    member: int
+    max_iter: int
+    model: MLPClassifier
+    converged: bool
+    elapsed: float
+
+
+EpochCallback = Callable[[int, int, list[float], "list[float] | None"], None]
+
+
+def _resolved(params: Mapping[str, Any], name: str) -> Any:
+    return params.get(name, _DEFAULTS[name])
+
+
+def uncovered_reason(params: Mapping[str, Any]) -> str | None:
+    """Why the lean trainer would not reproduce ``MLPClassifier(**params).fit``, or None if it does."""
+    if sklearn.__version__ not in VERIFIED_SKLEARN:
+        return f"scikit-learn {sklearn.__version__} is not a version the lean trainer was verified against"
+    unknown = set(params) - set(_DEFAULTS)
+    if unknown:
+        return f"unknown MLPClassifier parameters {sorted(unknown)}"
+    if _resolved(params, "solver") not in ("sgd", "adam"):
+        return f"solver={_resolved(params, 'solver')!r} is not a stochastic solver"
+    if _resolved(params, "verbose"):
+        return "verbose output"
+    random_state = _resolved(params, "random_state")
+    if random_state is not None and (not isinstance(random_state, int) or isinstance(random_state, bool)):
+        return f"random_state={random_state!r} is neither an int nor None"
+    for name in _NUMBERS:
+        value = _resolved(params, name)
+        if type(value) not in (int, float):  # numpy scalars promote differently
+            return f"{name}={value!r} is not a Python number"
+    try:  # an invalid candidate fails alone, in scikit-learn's own fit
+        MLPClassifier(**params)._validate_params()
+        hidden = _resolved(params, "hidden_layer_sizes")
+        if np.any(np.array(list(hidden) if hasattr(hidden, "__iter__") else [hidden]) <= 0):
+            raise ValueError("hidden_layer_sizes must be > 0")
+    except (ValueError, TypeError) as exc:
+        return f"invalid parameters ({exc})"
+    return None
+
+
+def stack_key(params: Mapping[str, Any]) -> str:
+    """What candidates of one stack share: every parameter but the :data:`STACKABLE` ones."""
+    shared = {k: v for k, v in {**_DEFAULTS, **params}.items() if k not in STACKABLE}
+    return json.dumps(shared, sort_keys=True, default=repr)
+
+
+@dataclass
+class _Member:
+    """One candidate's parameters and its own state, as its MLPClassifier would hold it."""
+
+    params: dict[str, Any]
+    checkpoints: list[int]
+    limit: int
+    lr: float  # the optimizer's current learning rate (SGD schedules change it)
+    n_iter: int = 0
+    t: int = 0
+    loss: Any = None
+    loss_curve: list[Any] = field(default_factory=list)
+    validation_scores: list[float] | None = None
+    best_loss: Any = None
+    best_validation_score: Any = None
+    no_improvement_count: int = 0
+    best_coefs: list[np.ndarray] = field(default_factory=list)
+    best_intercepts: list[np.ndarray] = field(default_factory=list)
+    stopped: bool = False
+
+    def __post_init__(self) -> None:
+        self.p = {**_DEFAULTS, **self.params}  # every parameter, as the estimator has it
+
+
+def _softmax(Z: np.ndarray) -> None:
+    """``inplace_softmax`` on the last axis of a stack."""
+    tmp = Z - Z.max(axis=-1)[..., np.newaxis]
+    np.exp(tmp, out=Z)
+    Z /= Z.sum(axis=-1)[..., np.newaxis]
+
+
+def _per_member(values: list[Any], shape: tuple[int, ...] = (-1, 1, 1)) -> Any:
+    """A number for every member: the number itself when they all agree (cheaper), else an array."""
+    first = values[0]
+    if all(v == first and type(v) is type(first) for v in values):
+        return first
+    return np.array(values, dtype=np.float64).reshape(shape)
+
+
+def _check_stack(members: Sequence[Mapping[str, Any]]) -> None:
+    reasons = {uncovered_reason(p) for p in members} - {None}
+    if reasons:
+        raise NotCovered("; ".join(sorted(reasons)))
+    keys = {stack_key(p) for p in members}
+    if len(keys) > 1:
+        raise ValueError("a stack's candidates may differ only in " + ", ".join(sorted(STACKABLE)))
+    if len(members) > 1 and _resolved(members[0], "random_state") is None:
+        raise ValueError("candidates with random_state=None cannot share a stack: each draws its own weights")
+
+
+def train_stack(
+    X: Any,
+    y: Any,
+    members: Sequence[Mapping[str, Any]],
+    checkpoints: Sequence[Sequence[int]] | None = None,
+    *,
+    on_epoch: EpochCallback | None = None,
+) -> Iterator[Checkpoint]:
+    """Train a stack of candidates on ``X, y``, yielding each candidate's model at each checkpoint.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,) or (n_samples, n_labels)
+    members : sequence of dict
+        ``MLPClassifier`` parameters of every candidate; they may differ only in
+        :data:`STACKABLE` parameters (see :func:`stack_key`).
+    checkpoints : sequence of sequence of int, optional
+        ``checkpoints[i]`` lists the ``max_iter`` values to report for ``members[i]``;
+        defaults to each member's own ``max_iter``. A member trains to its largest.
+    on_epoch : callable, optional
+        ``on_epoch(member, n_iter, loss_curve, validation_scores)`` after every epoch of
+        every member still training (the lists are copies).
+
+    Yields
+    ------
+    Checkpoint
+        In the order they are reached. The model equals what
+        ``MLPClassifier(**members[i], max_iter=k).fit(X, y)`` would give.
+
+    Raises
+    ------
+    NotCovered
+        Before any training, when the parameters or the data are outside what the lean
+        trainer reproduces: fall back to scikit-learn's own fit.
+    Exception
+        Whatever scikit-learn's ``fit`` would raise for the same parameters and data
+        (invalid parameters, a too small validation split, ...).
+    """
+    members = [dict(p) for p in members]
+    if not members:
+        return
+    if checkpoints is None:
+        checkpoints = [[_resolved(p, "max_iter")] for p in members]
+    checkpoints = [sorted(set(c)) for c in checkpoints]
+    if len(checkpoints) != len(members) or not all(checkpoints):
+        raise ValueError("every member needs at least one checkpoint")
+    if not all(type(k) is int and k >= 1 for c in checkpoints for k in c):
+        raise NotCovered("checkpoints must be positive ints")
+    _check_stack(members)
+    yield from _LeanStack(X, y, members, checkpoints, on_epoch).train()
+
+
+class _LeanStack:
+    """One stack: the shared data and batches, the members' weights side by side, their bookkeeping.
+
+    Every member's parameters live in one row of ``theta`` (C, P): its coefficients, then
+    its intercepts, each block C-ordered exactly like scikit-learn's arrays, so that the
+    stacked views ``W[l]`` (C, fan_in, fan_out) and ``B[l]`` (C, 1, fan_out) hand BLAS
+    the same matrices, and the optimizers update every parameter with one array
+    operation per step instead of one per layer.
+    """
+
+    def __init__(self, X: Any, y: Any, members: list[dict[str, Any]], checkpoints: list[list[int]],
+                 on_epoch: EpochCallback | None) -> None:
+        self.started = time.perf_counter()
+        self.on_epoch = on_epoch
+        estimators = [MLPClassifier(**{**p, "max_iter": max(c)}) for p, c in zip(members, checkpoints)]
+        for estimator in estimators:  # what fit's _fit_context does first
+            estimator._validate_params()
+        template = self.template = estimators[0]
+        # _fit, in its order
+        hidden = template.hidden_layer_sizes
+        if not hasattr(hidden, "__iter__"):
+            hidden = [hidden]
+        hidden = list(hidden)
+        if np.any(np.array(hidden) <= 0):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden}.")
+        with config_context(skip_parameter_validation=True):
+            X, Y = template._validate_input(X, y, incremental=False, reset=True)
+        if issparse(X) or X.dtype != np.float64:
+            raise NotCovered(f"{'sparse' if issparse(X) else X.dtype} input")
+        if Y.ndim == 1:
+            Y = Y.reshape((-1, 1))
+        self.n_outputs = Y.shape[1]
+        self.layer_units = [X.shape[1], *hidden, self.n_outputs]
+        self.n_layers = len(self.layer_units)
+        self.members = [_Member(params=p, checkpoints=c, limit=max(c), lr=float(_resolved(p, "learning_rate_init")))
+                        for p, c in zip(members, checkpoints)]
+        self.solver = template.solver
+        self.early_stopping = template.early_stopping
+        self.binarizer = template._label_binarizer
+        self.out_activation = "softmax" if self.binarizer.y_type_ == "multiclass" else "logistic"
+
+        # _initialize: the weights from scikit-learn's own _init_coef, on the shared random state
+        random_state = self.random_state = check_random_state(template.random_state)
+        template._random_state = random_state
+        coefs, intercepts = [], []
+        for fan_in, fan_out in pairwise(self.layer_units):
+            coef, intercept = template._init_coef(fan_in, fan_out, X.dtype)
+            coefs.append(coef)
+            intercepts.append(intercept)
+        self.blocks = [c.shape for c in coefs] + [(1, i.shape[0]) for i in intercepts]
+        self.offsets = np.cumsum([0] + [a * b for a, b in self.blocks]).tolist()
+        row = np.concatenate([p.ravel() for p in coefs + intercepts])
+        self._set_theta(np.repeat(row[np.newaxis], len(self.members), axis=0))
+        for m in self.members:
+            if self.early_stopping:
+                m.validation_scores, m.best_validation_score, m.best_loss = [], -np.inf, None
+            else:
+                m.best_loss = np.inf
+            m.best_coefs, m.best_intercepts = [c.copy() for c in coefs], [i.copy() for i in intercepts]
+
+        # _fit_stochastic, up to the epoch loop
+        if self.solver == "sgd":
+            self.velocities = np.zeros_like(self.theta)
+        else:
+            self.adam_t = 0
+            self.ms, self.vs = np.zeros_like(self.theta), np.zeros_like(self.theta)
+        if self.early_stopping:
+            stratify = Y if self.n_outputs == 1 else None
+            with config_context(skip_parameter_validation=True):
+                X_train, X_val, Y_train, Y_val = train_test_split(
+                    X, Y, random_state=random_state, test_size=template.validation_fraction, stratify=stratify)
+            if X_val.shape[0] < 2:
+                raise ValueError(
+                    "The validation set is too small. Increase 'validation_fraction' or the size of your dataset.")
+            self.X_val, self.y_val = X_val, self.binarizer.inverse_transform(Y_val)
+        else:
+            X_train, Y_train = X, Y
+        self.X_train = X_train
+        # y as float: the arithmetic casts the booleans to exactly these values
+        self.Y_train = Y_train.astype(np.float64)
+        self.n_samples = X_train.shape[0]
+        if template.batch_size == "auto":
+            batch_size = min(200, self.n_samples)
+        else:
+            if template.batch_size > self.n_samples:
+                warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped",
+                              stacklevel=3)
+            batch_size = np.clip(template.batch_size, 1, self.n_samples)
+        self.batches = list(gen_batches(self.n_samples, batch_size))
+        self.active = list(range(len(self.members)))  # members still in the stack, in stack order
+
+    def _set_theta(self, theta: np.ndarray) -> None:
+        """Stacked parameters (C, P) and their per-layer views; gradients and buffers to match."""
+        self.theta = theta
+        self.grad = np.empty_like(theta)
+        self.W, self.B = self._views(theta)
+        self.grad_W, self.grad_B = self._views(self.grad)
+        self.buffers: dict[int, list[np.ndarray]] = {}
+
+    def _views(self, flat: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        n_layers = self.n_layers - 1
+        views = [flat[:, a:b].reshape(len(flat), *shape)
+                 for a, b, shape in zip(self.offsets, self.offsets[1:], self.blocks)]
+        return views[:n_layers], views[n_layers:]
+
+    def _layer_buffers(self, n_batch: int) -> list[np.ndarray]:
+        """Per-layer (C, n_batch, fan_out) arrays for activations and deltas, reused across batches."""
+        if n_batch not in self.buffers:
+            C = len(self.theta)
+            self.buffers[n_batch] = [np.empty((C, n_batch, units)) for units in self.layer_units[1:] * 2]
+        return self.buffers[n_batch]
+
+    # -- the epoch loop ------------------------------------------------------------------
+
+    def train(self) -> Iterator[Checkpoint]:
+        """Epochs until every member has left the stack, yielding checkpoints as they are reached."""
+        template = self.template
+        shuffle = template.shuffle
+        sample_idx = np.arange(self.n_samples, dtype=int)
+        hidden_activation = ACTIVATIONS[template.activation]
+        derivative = DERIVATIVES[template.activation]
+        binary = self.out_activation == "logistic"
+        X_train, Y_train = self.X_train, self.Y_train
+        not_Y_train = 1.0 - Y_train if binary else None
+        n_layers, last = self.n_layers - 1, self.n_layers - 2
+        eps = np.finfo(X_train.dtype).eps
+        one_minus_eps = 1 - eps
+        adam = self.solver == "adam"
+
+        with np.errstate(all="ignore"):  # a diverging run overflows, as in scikit-learn; only the warnings go
+            while self.active:
+                members = [self.members[i] for i in self.active]
+                C = len(members)
+                alpha = _per_member([m.p["alpha"] for m in members])
+                half_alpha = _per_member([0.5 * m.p["alpha"] for m in members], (-1,))
+                if adam:
+                    b1 = _per_member([m.p["beta_1"] for m in members], (-1, 1))
+                    b2 = _per_member([m.p["beta_2"] for m in members], (-1, 1))
+                    one_minus_b1 = _per_member([1 - m.p["beta_1"] for m in members], (-1, 1))
+                    one_minus_b2 = _per_member([1 - m.p["beta_2"] for m in members], (-1, 1))
+                    epsilon = _per_member([m.p["epsilon"] for m in members], (-1, 1))
+                    same_betas = not isinstance(b1, np.ndarray) and not isinstance(b2, np.ndarray)
+                    ms, vs = self.ms, self.vs
+                else:
+                    momentum = _per_member([m.p["momentum"] for m in members], (-1, 1))
+                    lr = _per_member([m.lr for m in members], (-1, 1))
+                    nesterov = template.nesterovs_momentum
+                    velocities = self.velocities
+                theta, grad, W, B, grad_W, grad_B = self.theta, self.grad, self.W, self.B, self.grad_W, self.grad_B
+                step = np.empty_like(theta)
+                scratch = np.empty_like(theta)
+
+                if shuffle:  # sklearn.utils.shuffle(sample_idx, random_state=...)
+                    indices = np.arange(self.n_samples)
+                    self.random_state.shuffle(indices)
+                    sample_idx = sample_idx[indices[: self.n_samples], ...]
+                accumulated = np.zeros(C)
+                for batch_slice in self.batches:
+                    if shuffle:
+                        batch_idx = sample_idx[batch_slice]
+                        X_batch = X_train.take(batch_idx, axis=0)
+                        Y_batch = Y_train.take(batch_idx, axis=0)
+                    else:
+                        batch_idx = batch_slice
+                        X_batch = X_train[batch_idx]
+                        Y_batch = Y_train[batch_idx]
+                    n_batch = X_batch.shape[0]
+                    buffers = self._layer_buffers(n_batch)
+
+                    # forward pass (_forward_pass)
+                    activations = [X_batch]
+                    for i in range(n_layers):
+                        Z = np.matmul(activations[i], W[i], out=buffers[i])
+                        Z += B[i]
+                        if i != last:
+                            hidden_activation(Z)
+                        activations.append(Z)
+                    if binary:
+                        expit(Z, out=Z)
+                    else:  # inplace_softmax, row by row
+                        Z -= Z.max(axis=-1)[..., np.newaxis]
+                        np.exp(Z, out=Z)
+                        Z /= np.add.reduce(Z, axis=-1)[..., np.newaxis]
+
+                    # loss (log_loss / binary_log_loss, then the L2 term)
+                    y_prob = np.minimum(np.maximum(Z, eps), one_minus_eps)  # np.clip
+                    terms = xlogy(Y_batch, y_prob)
+                    if binary:
+                        np.subtract(1, y_prob, out=y_prob)
+                        terms += xlogy(not_Y_train.take(batch_idx, axis=0) if shuffle else not_Y_train[batch_idx],
+                                       y_prob)
+                    per_output = np.add.reduce(terms, axis=1) / n_batch  # np.average(..., axis=0)
+                    loss = -np.add.reduce(per_output, axis=1)
+                    values = 0
+                    for w in W:
+                        flat = w.reshape(C, -1)
+                        values = values + np.vecdot(flat, flat)
+                    loss += half_alpha * values / n_batch
+                    size = batch_slice.stop - batch_slice.start
+                    if np.isnan(loss).any():
+                        self._accumulate_diverged(members, per_output, n_batch, size, loss, accumulated)
+                    accumulated += loss * size
+
+                    # backward pass (_backprop, _compute_loss_grad)
+                    delta = np.subtract(Z, Y_batch, out=buffers[n_layers + last])
+                    for i in range(last, -1, -1):
+                        if i != last:
+                            delta = np.matmul(delta, W[i + 1].swapaxes(-1, -2), out=buffers[n_layers + i])
+                            derivative(activations[i + 1], delta)
+                        coef_grad = np.matmul(activations[i].swapaxes(-1, -2), delta, out=grad_W[i])
+                        coef_grad += alpha * W[i]
+                        coef_grad /= n_batch
+                        np.divide(np.add.reduce(delta, axis=-2, keepdims=True), n_batch, out=grad_B[i])
+
+                    # update (the optimizers' _get_updates, then params += updates)
+                    if adam:
+                        self.adam_t += 1
+                        t = self.adam_t
+                        if same_betas:
+                            root, denominator = math.sqrt(1 - b2**t), 1 - b1**t
+                            rates = [m.p["learning_rate_init"] * root / denominator for m in members]
+                        else:
+                            rates = [m.p["learning_rate_init"] * math.sqrt(1 - m.p["beta_2"] ** t)
+                                     / (1 - m.p["beta_1"] ** t) for m in members]
+                        self.adam_rates = rates
+                        np.multiply(b1, ms, out=ms)
+                        ms += np.multiply(one_minus_b1, grad, out=scratch)
+                        np.multiply(b2, vs, out=vs)
+                        np.multiply(grad, grad, out=scratch)  # grad ** 2
+                        vs += np.multiply(one_minus_b2, scratch, out=scratch)
+                        np.multiply(_per_member([-r for r in rates], (-1, 1)), ms, out=step)
+                        np.sqrt(vs, out=scratch)
+                        scratch += epsilon
+                        step /= scratch
+                    else:
+                        np.multiply(momentum, velocities, out=velocities)
+                        velocities -= np.multiply(lr, grad, out=scratch)
+                        if nesterov:
+                            np.multiply(momentum, velocities, out=step)
+                            step -= scratch
+                        else:
+                            step = velocities
+                    theta += step
+
+                yield from self._end_epoch(members, accumulated / self.n_samples)
+
+    def _accumulate_diverged(self, members: list[_Member], per_output: np.ndarray, n_batch: int, size: int,
+                             loss: np.ndarray, accumulated: np.ndarray) -> None:
+        """Redo a NaN batch loss, and its running sum, in numpy's scalar arithmetic as ``_backprop`` does.
+
+        The values are the array computation's, but when both operands of an addition are
+        NaN, which NaN's sign survives depends on the operand order of the compiled loop;
+        scalar arithmetic keeps scikit-learn's. ``loss`` is updated so that adding it to
+        ``accumulated`` gives the scalar running sum.
+        """
+        for position in np.flatnonzero(np.isnan(loss)):
+            batch_loss = -per_output[position].sum()
+            values = 0
+            for w in self.W:
+                flat = w[position].ravel()
+                values += np.dot(flat, flat)
+            batch_loss += (0.5 * members[position].p["alpha"]) * values / n_batch
+            total = accumulated[position]
+            total += batch_loss * size
+            accumulated[position] = total
+            loss[position] = 0.0  # already added
+
+    def _validation_scores(self) -> list[float]:
+        """Each member's accuracy on the validation split, as ``MLPClassifier._score`` computes it."""
+        Z = self.X_val
+        for i in range(self.n_layers - 1):
+            Z = Z @ self.W[i]
+            Z += self.B[i]
+            if i != self.n_layers - 2:
+                ACTIVATIONS[self.template.activation](Z)
+        binarizer = self.binarizer
+        y_val = self.y_val
+        n_val = y_val.shape[0]
+        if self.out_activation == "softmax":
+            Z -= Z.max(axis=-1)[..., np.newaxis]
+            np.exp(Z, out=Z)
+            Z /= Z.sum(axis=-1)[..., np.newaxis]
+            predicted = binarizer.classes_.take(Z.argmax(axis=-1), mode="clip")
+            correct = (predicted == y_val).sum(axis=-1)
+        else:
+            expit(Z, out=Z)
+            above = (binarizer.pos_label + binarizer.neg_label) / 2.0 < Z
+            if binarizer.y_type_ == "multilabel-indicator":
+                correct = (above.astype(int) == y_val).all(axis=-1).sum(axis=-1)
+            else:
+                classes = np.asarray(binarizer.classes_)
+                if len(classes) == 1:
+                    correct = np.full(len(Z), np.count_nonzero(y_val == classes[0]))
+                else:
+                    correct = (classes[above[..., 0].astype(int)] == y_val).sum(axis=-1)
+        return [int(c) / n_val for c in correct]
+
+    def _end_epoch(self, members: list[_Member], losses: np.ndarray) -> Iterator[Checkpoint]:
+        """Each member's end-of-epoch bookkeeping, its checkpoints, and who leaves the stack."""
+        scores = self._validation_scores() if self.early_stopping else None
+        sgd = self.solver == "sgd"
+        leaving = []
+        for position, m in enumerate(members):
+            m.n_iter += 1
+            m.loss = losses[position]
+            m.t += self.n_samples
+            m.loss_curve.append(m.loss)
+            # _update_no_improvement_count
+            if self.early_stopping:
+                score = scores[position]
+                m.validation_scores.append(score)
+                if score < m.best_validation_score + m.p["tol"]:
+                    m.no_improvement_count += 1
+                else:
+                    m.no_improvement_count = 0
+                if score > m.best_validation_score:
+                    m.best_validation_score = score
+                    m.best_coefs = [w[position].copy() for w in self.W]
+                    m.best_intercepts = [b[position, 0].copy() for b in self.B]
+            else:
+                if m.loss_curve[-1] > m.best_loss - m.p["tol"]:
+                    m.no_improvement_count += 1
+                else:
+                    m.no_improvement_count = 0
+                if m.loss_curve[-1] < m.best_loss:
+                    m.best_loss = m.loss_curve[-1]
+            # the optimizer's iteration_ends and trigger_stopping
+            if sgd and m.p["learning_rate"] == "invscaling":
+                m.lr = float(m.p["learning_rate_init"]) / (m.t + 1) ** m.p["power_t"]
+            if m.no_improvement_count > m.p["n_iter_no_change"]:
+                if sgd and m.p["learning_rate"] == "adaptive" and m.lr > 1e-6:
+                    m.lr /= 5.0
+                    m.no_improvement_count = 0
+                else:
+                    m.stopped = True
+            if self.on_epoch is not None:
+                self.on_epoch(self.active[position], m.n_iter, list(m.loss_curve),
+                              None if m.validation_scores is None else list(m.validation_scores))
+            for k in m.checkpoints:
+                if k == m.n_iter or (m.stopped and k > m.n_iter):
+                    yield Checkpoint(member=self.active[position], max_iter=k, model=self._model(m, position, k),
+                                     converged=m.stopped, elapsed=time.perf_counter() - self.started)
+            if m.stopped or m.n_iter == m.limit:
+                leaving.append(position)
+        if leaving:
+            self._leave(leaving)
+
+    def _leave(self, positions: list[int]) -> None:
+        """Take members out of the stack (their rows of every stacked array)."""
+        keep = [p for p in range(len(self.active)) if p not in positions]
+        self.active = [self.active[p] for p in keep]
+        if not keep:
+            return
+        self._set_theta(self.theta[keep])
+        if self.solver == "sgd":
+            self.velocities = self.velocities[keep]
+        else:
+            self.ms, self.vs = self.ms[keep], self.vs[keep]
+
+    def _unflatten(self, flat: np.ndarray) -> list[np.ndarray]:
+        """One member's row of a stacked array as scikit-learn's list: coefficients, then intercepts."""
+        n_layers = self.n_layers - 1
+        parts = [flat[a:b].reshape(shape).copy() for a, b, shape in zip(self.offsets, self.offsets[1:], self.blocks)]
+        return parts[:n_layers] + [p[0] for p in parts[n_layers:]]
+
+    def _model(self, m: _Member, position: int, max_iter: int) -> MLPClassifier:
+        """A fitted ``MLPClassifier`` holding member ``m``'s state now, as a fit with ``max_iter`` ends."""
+        params = self._unflatten(self.theta[position])
+        n_layers = self.n_layers - 1
+        coefs, intercepts = params[:n_layers], params[n_layers:]
+        if self.solver == "sgd":
+            optimizer = SGDOptimizer(params, m.p["learning_rate_init"], m.p["learning_rate"], m.p["momentum"],
+                                     m.p["nesterovs_momentum"], m.p["power_t"])
+            optimizer.learning_rate = m.lr
+            optimizer.velocities = self._unflatten(self.velocities[position])
+        else:
+            optimizer = AdamOptimizer(params, m.p["learning_rate_init"], m.p["beta_1"], m.p["beta_2"],
+                                      m.p["epsilon"])
+            optimizer.t = self.adam_t
+            optimizer.learning_rate = np.float64(self.adam_rates[position])
+            optimizer.ms = self._unflatten(self.ms[position])
+            optimizer.vs = self._unflatten(self.vs[position])
+        best_coefs = [c.copy() for c in m.best_coefs]
+        best_intercepts = [i.copy() for i in m.best_intercepts]
+        if self.early_stopping:  # scikit-learn restores the best weights: the very same lists
+            coefs, intercepts = best_coefs, best_intercepts
+        random_state = np.random.RandomState()
+        random_state.set_state(self.random_state.get_state())
+        binarizer = copy.deepcopy(self.binarizer)
+        model = MLPClassifier(**{**m.params, "max_iter": max_iter})
+        fitted = {
+            "n_features_in_": self.template.n_features_in_,
+            "_label_binarizer": binarizer,
+            "classes_": binarizer.classes_,
+            "n_outputs_": self.n_outputs,
+            "_random_state": random_state,
+            "n_iter_": m.n_iter,
+            "t_": m.t,
+            "n_layers_": self.n_layers,
+            "out_activation_": self.out_activation,
+            "coefs_": coefs,
+            "intercepts_": intercepts,
+            "_best_coefs": best_coefs,
+            "_best_intercepts": best_intercepts,
+            "loss_curve_": list(m.loss_curve),
+            "_no_improvement_count": m.no_improvement_count,
+            "best_loss_": m.best_loss,
+            "validation_scores_": None if m.validation_scores is None else list(m.validation_scores),
+            "best_validation_score_": m.best_validation_score,
+            "_optimizer": optimizer,
+            "loss_": m.loss,
+        }
+        if hasattr(self.template, "feature_names_in_"):
+            fitted["feature_names_in_"] = self.template.feature_names_in_
+        model.__dict__.update(fitted)
+        return model
+
