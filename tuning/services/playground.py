@@ -9,13 +9,16 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
+import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from tuning.data.dataset import Dataset
 from tuning.data.pipeline import make_pipeline, make_preprocessor
+from tuning.engine import lean
 from tuning.engine.spec import check_mlp_value
 from tuning.engine.training import EpochHookMLP
 from tuning.errors import DataError, SpecError
@@ -36,6 +39,7 @@ class NetworkRun:
     seconds: float
     model: Pipeline | None
     diverged: bool = False
+    trainer: str = lean.SCIKIT_LEARN
 
 
 class _EpochReportingMLP(EpochHookMLP):
@@ -87,32 +91,63 @@ def train_network(
             data.X, data.y, test_size=test_size, random_state=split_seed, stratify=data.y)
     except ValueError as exc:
         raise DataError(f"{data.name} is too small to hold out {test_size:.0%} for testing ({exc})") from None
-    mlp = _EpochReportingMLP(**params)
-    mlp._on_epoch = on_epoch
-    model = make_pipeline(make_preprocessor(data, preprocess), mlp)
+    model = make_pipeline(make_preprocessor(data, preprocess), MLPClassifier(**params))
     started = time.perf_counter()
-    diverged = False
-    with threadpool_limits(limits=1), warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
+    with threadpool_limits(limits=1), warnings.catch_warnings(record=True):
         warnings.simplefilter("ignore", RuntimeWarning)  # overflow on the way to diverging
         try:
-            model.fit(X_train, y_train)
+            mlp, converged, diverged, trainer = _fit(model, X_train, y_train, on_epoch)
         except ValueError as exc:
-            if "non-finite" not in str(exc):
-                raise SpecError("network", str(exc), "Change the settings") from None
-            diverged = True
-    mlp._on_epoch = None
+            raise SpecError("network", str(exc), "Change the settings") from None
     return NetworkRun(
         params=params,
         loss_curve=[float(v) for v in getattr(mlp, "loss_curve_", [])],
         train_score=float("nan") if diverged else float(model.score(X_train, y_train)),
         test_score=float("nan") if diverged else float(model.score(X_test, y_test)),
         n_iter=int(getattr(mlp, "n_iter_", 0)),
-        converged=not diverged and not any(issubclass(w.category, ConvergenceWarning) for w in caught),
+        converged=converged,
         seconds=time.perf_counter() - started,
         model=None if diverged else model,
         diverged=diverged,
+        trainer=trainer,
     )
+
+
+def _fit(model: Pipeline, X: Any, y: Any, on_epoch: EpochCallback | None) -> tuple[MLPClassifier, bool, bool, str]:
+    """Fit the pipeline in place; return its network, whether it converged, whether it diverged, and the trainer.
+
+    The lean trainer (the same fit, faster) when it covers the settings, else scikit-learn's
+    own. Diverged means the weights overflowed (scikit-learn's fit raises then).
+    """
+    *steps, (name, network) = model.steps
+    params = network.get_params()
+    if lean.uncovered_reason(params) is None:
+        Xt = X
+        for _, step in steps:  # what Pipeline.fit does before fitting the network
+            Xt = step.fit_transform(Xt, y)
+        report = None if on_epoch is None else (lambda _, epoch, losses, __: on_epoch(epoch, losses))
+        try:
+            (trained,) = lean.train_stack(Xt, y, [params], on_epoch=report)
+        except lean.NotCovered:
+            pass
+        else:
+            model.steps[-1] = (name, trained.model)
+            finite = all(np.isfinite(w).all() for w in [*trained.model.coefs_, *trained.model.intercepts_])
+            return trained.model, trained.converged and finite, not finite, lean.LEAN
+    mlp = _EpochReportingMLP(**params)
+    mlp._on_epoch = on_epoch
+    model.steps[-1] = (name, mlp)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        try:
+            model.fit(X, y)
+        except ValueError as exc:
+            if "non-finite" not in str(exc):
+                raise
+            return mlp, False, True, lean.SCIKIT_LEARN
+        finally:
+            mlp._on_epoch = None
+    return mlp, not any(issubclass(w.category, ConvergenceWarning) for w in caught), False, lean.SCIKIT_LEARN
 
 
 def compare_learning_rates(
