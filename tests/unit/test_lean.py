@@ -206,8 +206,9 @@ def test_early_stopping_keeps_the_best_weights_and_validation_scores():
     assert model.coefs_ is model._best_coefs
 
 
-def test_diverging_candidates_overflow_exactly_as_scikit_learn_does():
-    X, y = IRIS
+@pytest.mark.parametrize("data", ["iris", "digits", "moons"])
+def test_diverging_candidates_overflow_exactly_as_scikit_learn_does(data):
+    X, y = DATASETS[data]
     members = [dict(solver="sgd", activation="identity", learning_rate_init=lr, momentum=0.99,
                     hidden_layer_sizes=[4, 4], random_state=2, tol=0.0) for lr in (50.0, 0.01)]
     reached = assert_stack_matches_scikit_learn(members, [[3, 10], [10]], X, y)

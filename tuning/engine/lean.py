@@ -167,6 +167,16 @@ class _Member:
         self.p = {**_DEFAULTS, **self.params}  # every parameter, as the estimator has it
 
 
+def _row_max(Z: np.ndarray) -> np.ndarray:
+    """``Z.max(axis=-1, keepdims=True)``, reduced over a transposed copy: faster for a few columns.
+
+    Maxima are exact whatever the order; only which NaN a row with several NaNs returns
+    could differ, so such stacks are reduced row by row as scikit-learn does.
+    """
+    result = np.maximum.reduce(Z.transpose(0, 2, 1).copy(), 1)[..., np.newaxis]
+    return Z.max(-1, None, True) if np.isnan(result).any() else result
+
+
 def _relu_derivative(Z: np.ndarray, delta: np.ndarray) -> None:
     """``inplace_relu_derivative`` (``delta[Z == 0] = 0``), with a faster way to write the same zeros."""
     np.putmask(delta, Z == 0, 0.0)
@@ -298,8 +308,6 @@ class _LeanStack:
             intercepts.append(intercept)
         self.blocks = [c.shape for c in coefs] + [(1, i.shape[0]) for i in intercepts]
         self.offsets = np.cumsum([0] + [a * b for a, b in self.blocks]).tolist()
-        row = np.concatenate([p.ravel() for p in coefs + intercepts])
-        self._set_theta(np.repeat(row[np.newaxis], len(self.members), axis=0))
         for m in self.members:
             if self.early_stopping:
                 m.validation_scores, m.best_validation_score, m.best_loss = [], -np.inf, None
@@ -308,11 +316,6 @@ class _LeanStack:
             m.best_coefs, m.best_intercepts = [c.copy() for c in coefs], [i.copy() for i in intercepts]
 
         # _fit_stochastic, up to the epoch loop
-        if self.solver == "sgd":
-            self.velocities = np.zeros_like(self.theta)
-        else:
-            self.adam_t = 0
-            self.ms, self.vs = np.zeros_like(self.theta), np.zeros_like(self.theta)
         if self.early_stopping:
             stratify = Y if self.n_outputs == 1 else None
             with config_context(skip_parameter_validation=True):
@@ -336,15 +339,45 @@ class _LeanStack:
                               stacklevel=3)
             batch_size = np.clip(template.batch_size, 1, self.n_samples)
         self.batches = list(gen_batches(self.n_samples, batch_size))
+        self.batch_sizes = np.array([b.stop - b.start for b in self.batches])
         self.active = list(range(len(self.members)))  # members still in the stack, in stack order
+        row = np.concatenate([p.ravel() for p in coefs + intercepts])
+        self._set_theta(np.repeat(row[np.newaxis], len(self.members), axis=0))
+        if self.solver == "sgd":
+            self.velocities = np.zeros_like(self.theta)
+        else:  # the first and second moments side by side: one operation updates both
+            self.adam_t = 0
+            self.moments = np.zeros((2, *self.theta.shape))
 
     def _set_theta(self, theta: np.ndarray) -> None:
-        """Stacked parameters (C, P) and their per-layer views; gradients and buffers to match."""
+        """Stacked parameters (C, P), their per-layer views, and the arrays and numbers that go with them."""
         self.theta = theta
-        self.grad = np.empty_like(theta)
+        C = len(theta)
+        # the gradient and its square side by side, for Adam's moments
+        self.grad_and_square, self.scratch2 = np.empty((2, *theta.shape)), np.empty((2, *theta.shape))
+        self.grad, self.scratch, self.step = self.grad_and_square[0], self.scratch2[0], np.empty_like(theta)
         self.W, self.B = self._views(theta)
         self.grad_W, self.grad_B = self._views(self.grad)
+        self.W_T = [w.swapaxes(-1, -2) for w in self.W]
+        self.W_flat = [w.reshape(C, -1) for w in self.W]
         self.buffers: dict[int, list[np.ndarray]] = {}
+        # each batch's loss terms, summed over its rows, and each layer's squared weights: the losses
+        # are added up at the end of the epoch (_epoch_losses)
+        self.loss_sums = np.empty((len(self.batches), C, self.n_outputs))
+        self.squares = np.empty((len(self.batches), self.n_layers - 1, C))
+        members = [self.members[i] for i in self.active]
+        self.alpha = _per_member([m.p["alpha"] for m in members], (-1, 1))
+        self.half_alpha = _per_member([0.5 * m.p["alpha"] for m in members], (-1,))
+        if self.solver == "adam":
+            betas = [[m.p["beta_1"] for m in members], [m.p["beta_2"] for m in members]]
+            same = all(len(set(b)) == 1 for b in betas)
+            self.betas = np.array([b[:1] if same else b for b in betas], dtype=np.float64).reshape(2, -1, 1)
+            self.one_minus_betas = 1 - self.betas  # as 1 - beta in Python: one correctly rounded subtraction
+            self.epsilon = _per_member([m.p["epsilon"] for m in members], (-1, 1))
+            self.rates_init = [m.p["learning_rate_init"] for m in members]
+            self.same_betas = same
+        else:
+            self.momentum = _per_member([m.p["momentum"] for m in members], (-1, 1))
 
     def _views(self, flat: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
         n_layers = self.n_layers - 1
@@ -354,10 +387,23 @@ class _LeanStack:
 
     def _layer_buffers(self, n_batch: int) -> list[np.ndarray]:
         """Per-layer (C, n_batch, fan_out) arrays for activations and deltas, reused across batches."""
-        if n_batch not in self.buffers:
+        buffers = self.buffers.get(n_batch)
+        if buffers is None:
             C = len(self.theta)
-            self.buffers[n_batch] = [np.empty((C, n_batch, units)) for units in self.layer_units[1:] * 2]
-        return self.buffers[n_batch]
+            buffers = self.buffers[n_batch] = [np.empty((C, n_batch, units)) for units in self.layer_units[1:] * 2]
+        return buffers
+
+    def _adam_rates(self, t: int) -> float | np.ndarray:
+        """Adam's step size at time step ``t``, negated, per member (computed as AdamOptimizer does)."""
+        if self.same_betas:
+            beta_1, beta_2 = (self.members[self.active[0]].p[b] for b in ("beta_1", "beta_2"))
+            root, denominator = math.sqrt(1 - beta_2**t), 1 - beta_1**t
+            self.rates = [rate * root / denominator for rate in self.rates_init]
+        else:
+            members = [self.members[i] for i in self.active]
+            self.rates = [m.p["learning_rate_init"] * math.sqrt(1 - m.p["beta_2"] ** t) / (1 - m.p["beta_1"] ** t)
+                          for m in members]
+        return _per_member([-rate for rate in self.rates], (-1, 1))
 
     # -- the epoch loop ------------------------------------------------------------------
 
@@ -371,148 +417,163 @@ class _LeanStack:
         binary = self.out_activation == "logistic"
         X_train, Y_train = self.X_train, self.Y_train
         not_Y_train = 1.0 - Y_train if binary else None
+        # one-hot rows (softmax with a few classes or more): the loss needs only each row's own class
+        one_hot = not binary and self.n_outputs >= 4
+        labels = Y_train.argmax(axis=1) if one_hot else None
         n_layers, last = self.n_layers - 1, self.n_layers - 2
         eps = np.finfo(X_train.dtype).eps
         one_minus_eps = 1 - eps
         adam = self.solver == "adam"
+        nesterov = template.nesterovs_momentum
+        multiply, matmul, reduce, subtract = np.multiply, np.matmul, np.add.reduce, np.subtract
+        minimum, maximum, exp, sqrt, vecdot = np.minimum, np.maximum, np.exp, np.sqrt, np.vecdot
 
         with np.errstate(all="ignore"):  # a diverging run overflows, as in scikit-learn; only the warnings go
             while self.active:
-                members = [self.members[i] for i in self.active]
-                C = len(members)
-                alpha = _per_member([m.p["alpha"] for m in members])
-                half_alpha = _per_member([0.5 * m.p["alpha"] for m in members], (-1,))
+                theta, grad, step, scratch = self.theta, self.grad, self.step, self.scratch
+                W, W_T, W_flat, B, grad_W, grad_B = self.W, self.W_T, self.W_flat, self.B, self.grad_W, self.grad_B
+                n_coefs = self.offsets[n_layers]
+                grad_coefs, theta_coefs, scratch_coefs = grad[:, :n_coefs], theta[:, :n_coefs], scratch[:, :n_coefs]
+                alpha = self.alpha
+                loss_sums, squares = self.loss_sums, self.squares
                 if adam:
-                    b1 = _per_member([m.p["beta_1"] for m in members], (-1, 1))
-                    b2 = _per_member([m.p["beta_2"] for m in members], (-1, 1))
-                    one_minus_b1 = _per_member([1 - m.p["beta_1"] for m in members], (-1, 1))
-                    one_minus_b2 = _per_member([1 - m.p["beta_2"] for m in members], (-1, 1))
-                    epsilon = _per_member([m.p["epsilon"] for m in members], (-1, 1))
-                    same_betas = not isinstance(b1, np.ndarray) and not isinstance(b2, np.ndarray)
-                    ms, vs = self.ms, self.vs
+                    betas, one_minus_betas, epsilon = self.betas, self.one_minus_betas, self.epsilon
+                    moments, grad_and_square, scratch2 = self.moments, self.grad_and_square, self.scratch2
                 else:
-                    momentum = _per_member([m.p["momentum"] for m in members], (-1, 1))
-                    lr = _per_member([m.lr for m in members], (-1, 1))
-                    nesterov = template.nesterovs_momentum
-                    velocities = self.velocities
-                theta, grad, W, B, grad_W, grad_B = self.theta, self.grad, self.W, self.B, self.grad_W, self.grad_B
-                step = np.empty_like(theta)
-                scratch = np.empty_like(theta)
+                    momentum, velocities = self.momentum, self.velocities
+                    lr = _per_member([self.members[i].lr for i in self.active], (-1, 1))
 
                 if shuffle:  # sklearn.utils.shuffle(sample_idx, random_state=...)
                     indices = np.arange(self.n_samples)
                     self.random_state.shuffle(indices)
                     sample_idx = sample_idx[indices[: self.n_samples], ...]
-                accumulated = np.zeros(C)
-                for batch_slice in self.batches:
+                for batch, batch_slice in enumerate(self.batches):
                     if shuffle:
                         batch_idx = sample_idx[batch_slice]
-                        X_batch = X_train.take(batch_idx, axis=0)
-                        Y_batch = Y_train.take(batch_idx, axis=0)
+                        X_batch = X_train.take(batch_idx, 0)
+                        Y_batch = Y_train.take(batch_idx, 0)
                     else:
                         batch_idx = batch_slice
                         X_batch = X_train[batch_idx]
                         Y_batch = Y_train[batch_idx]
                     n_batch = X_batch.shape[0]
-                    buffers = self._layer_buffers(n_batch)
+                    buffers = self.buffers.get(n_batch) or self._layer_buffers(n_batch)
 
                     # forward pass (_forward_pass)
                     activations = [X_batch]
                     for i in range(n_layers):
-                        Z = np.matmul(activations[i], W[i], out=buffers[i])
+                        Z = matmul(activations[i], W[i], buffers[i])
                         Z += B[i]
                         if i != last:
                             hidden_activation(Z)
                         activations.append(Z)
                     if binary:
-                        expit(Z, out=Z)
+                        expit(Z, Z)
                     else:  # inplace_softmax, row by row
-                        Z -= Z.max(axis=-1)[..., np.newaxis]
-                        np.exp(Z, out=Z)
-                        Z /= np.add.reduce(Z, axis=-1)[..., np.newaxis]
+                        Z -= _row_max(Z)
+                        exp(Z, Z)
+                        Z /= reduce(Z, -1, None, None, True)
 
-                    # loss (log_loss / binary_log_loss, then the L2 term)
-                    y_prob = np.minimum(np.maximum(Z, eps), one_minus_eps)  # np.clip
-                    terms = xlogy(Y_batch, y_prob)
+                    # loss (log_loss / binary_log_loss, then the L2 term), summed over the batch's rows
+                    y_prob = minimum(maximum(Z, eps), one_minus_eps)  # np.clip
                     if binary:
-                        np.subtract(1, y_prob, out=y_prob)
-                        terms += xlogy(not_Y_train.take(batch_idx, axis=0) if shuffle else not_Y_train[batch_idx],
-                                       y_prob)
-                    per_output = np.add.reduce(terms, axis=1) / n_batch  # np.average(..., axis=0)
-                    loss = -np.add.reduce(per_output, axis=1)
-                    values = 0
-                    for w in W:
-                        flat = w.reshape(C, -1)
-                        values = values + np.vecdot(flat, flat)
-                    loss += half_alpha * values / n_batch
-                    size = batch_slice.stop - batch_slice.start
-                    if np.isnan(loss).any():
-                        self._accumulate_diverged(members, per_output, n_batch, size, loss, accumulated)
-                    accumulated += loss * size
+                        terms = xlogy(Y_batch, y_prob)
+                        subtract(1, y_prob, y_prob)
+                        terms += xlogy(not_Y_train.take(batch_idx, 0) if shuffle else not_Y_train[batch_idx], y_prob)
+                        reduce(terms, 1, None, loss_sums[batch])
+                    elif not one_hot or not self._one_hot_loss(y_prob, labels.take(batch_idx, 0) if shuffle
+                                                               else labels[batch_idx], loss_sums[batch]):
+                        reduce(xlogy(Y_batch, y_prob), 1, None, loss_sums[batch])
+                    for layer, flat in enumerate(W_flat):
+                        vecdot(flat, flat, out=squares[batch, layer])
 
-                    # backward pass (_backprop, _compute_loss_grad)
-                    delta = np.subtract(Z, Y_batch, out=buffers[n_layers + last])
+                    # backward pass (_backprop, _compute_loss_grad): every layer's (A.T @ delta + alpha * W) / n
+                    # and sum(delta) / n, the first terms layer by layer, the rest for all layers at once
+                    delta = subtract(Z, Y_batch, buffers[n_layers + last])
                     for i in range(last, -1, -1):
                         if i != last:
-                            delta = np.matmul(delta, W[i + 1].swapaxes(-1, -2), out=buffers[n_layers + i])
+                            delta = matmul(delta, W_T[i + 1], buffers[n_layers + i])
                             derivative(activations[i + 1], delta)
-                        coef_grad = np.matmul(activations[i].swapaxes(-1, -2), delta, out=grad_W[i])
-                        coef_grad += alpha * W[i]
-                        coef_grad /= n_batch
-                        np.divide(np.add.reduce(delta, axis=-2, keepdims=True), n_batch, out=grad_B[i])
+                        matmul(activations[i].swapaxes(-1, -2), delta, grad_W[i])
+                        reduce(delta, -2, None, grad_B[i], True)
+                    grad_coefs += multiply(alpha, theta_coefs, scratch_coefs)
+                    grad /= n_batch
 
                     # update (the optimizers' _get_updates, then params += updates)
                     if adam:
                         self.adam_t += 1
-                        t = self.adam_t
-                        if same_betas:
-                            root, denominator = math.sqrt(1 - b2**t), 1 - b1**t
-                            rates = [m.p["learning_rate_init"] * root / denominator for m in members]
-                        else:
-                            rates = [m.p["learning_rate_init"] * math.sqrt(1 - m.p["beta_2"] ** t)
-                                     / (1 - m.p["beta_1"] ** t) for m in members]
-                        self.adam_rates = rates
-                        np.multiply(b1, ms, out=ms)
-                        ms += np.multiply(one_minus_b1, grad, out=scratch)
-                        np.multiply(b2, vs, out=vs)
-                        np.multiply(grad, grad, out=scratch)  # grad ** 2
-                        vs += np.multiply(one_minus_b2, scratch, out=scratch)
-                        np.multiply(_per_member([-r for r in rates], (-1, 1)), ms, out=step)
-                        np.sqrt(vs, out=scratch)
+                        multiply(grad, grad, grad_and_square[1])  # grad ** 2
+                        multiply(betas, moments, moments)
+                        moments += multiply(one_minus_betas, grad_and_square, scratch2)
+                        multiply(self._adam_rates(self.adam_t), moments[0], step)
+                        sqrt(moments[1], scratch)
                         scratch += epsilon
                         step /= scratch
+                        theta += step
                     else:
-                        np.multiply(momentum, velocities, out=velocities)
-                        velocities -= np.multiply(lr, grad, out=scratch)
+                        multiply(momentum, velocities, velocities)
+                        velocities -= multiply(lr, grad, scratch)
                         if nesterov:
-                            np.multiply(momentum, velocities, out=step)
+                            multiply(momentum, velocities, step)
                             step -= scratch
+                            theta += step
                         else:
-                            step = velocities
-                    theta += step
+                            theta += velocities
 
-                yield from self._end_epoch(members, accumulated / self.n_samples)
+                yield from self._end_epoch(self._epoch_losses() / self.n_samples)
 
-    def _accumulate_diverged(self, members: list[_Member], per_output: np.ndarray, n_batch: int, size: int,
-                             loss: np.ndarray, accumulated: np.ndarray) -> None:
-        """Redo a NaN batch loss, and its running sum, in numpy's scalar arithmetic as ``_backprop`` does.
+    def _one_hot_loss(self, y_prob: np.ndarray, labels: np.ndarray, out: np.ndarray) -> bool:
+        """``np.add.reduce(xlogy(Y, y_prob), axis=1)`` for one-hot ``Y``, from each row's own class only.
+
+        Every other term is ``xlogy(0, p) = 0.0``, and adding 0.0 changes no sum of these
+        (negative) logarithms, so adding the row's own terms one by one in row order
+        (``np.add.at``) gives the row-by-row reduction's every bit. Returns False, having
+        done nothing, when a probability is NaN (its zero term would be NaN).
+        """
+        C, n_batch, n_classes = y_prob.shape
+        own = xlogy(1.0, y_prob.reshape(C, -1).take(np.arange(0, n_batch * n_classes, n_classes) + labels, 1))
+        if np.isnan(own).any():
+            return False
+        out.fill(0.0)
+        np.add.at(out.reshape(-1), np.arange(0, C * n_classes, n_classes)[:, np.newaxis] + labels, own)
+        return True
+
+    def _epoch_losses(self) -> np.ndarray:
+        """Each member's ``accumulated_loss``: the batch losses of ``_backprop``, weighted by batch size, added up.
+
+        Every batch's loss is ``-sum(np.average(terms, axis=0)) + (0.5 * alpha) * values / n`` with
+        ``values`` the sum of the layers' squared weights; here they are computed for all
+        batches at once, element by element the same, and added in batch order.
+        """
+        sizes = self.batch_sizes
+        per_output = self.loss_sums / sizes[:, np.newaxis, np.newaxis]  # np.average(..., axis=0)
+        losses = -np.add.reduce(per_output, 2)
+        values = self.squares[:, 0]
+        for layer in range(1, self.n_layers - 1):
+            values = values + self.squares[:, layer]
+        losses += self.half_alpha * values / sizes[:, np.newaxis]
+        accumulated = np.add.accumulate(losses * sizes[:, np.newaxis], 0)[-1]
+        for position in np.flatnonzero(np.isnan(accumulated)):
+            accumulated[position] = self._diverged_loss(position, per_output)
+        return accumulated
+
+    def _diverged_loss(self, position: int, per_output: np.ndarray) -> Any:
+        """A NaN ``accumulated_loss`` again, in numpy's scalar arithmetic as ``_fit_stochastic`` adds it up.
 
         The values are the array computation's, but when both operands of an addition are
         NaN, which NaN's sign survives depends on the operand order of the compiled loop;
-        scalar arithmetic keeps scikit-learn's. ``loss`` is updated so that adding it to
-        ``accumulated`` gives the scalar running sum.
+        scalar arithmetic keeps scikit-learn's.
         """
-        for position in np.flatnonzero(np.isnan(loss)):
-            batch_loss = -per_output[position].sum()
+        alpha = self.members[self.active[position]].p["alpha"]
+        accumulated = 0.0
+        for batch, size in enumerate(self.batch_sizes.tolist()):
+            batch_loss = -per_output[batch, position].sum()
             values = 0
-            for w in self.W:
-                flat = w[position].ravel()
-                values += np.dot(flat, flat)
-            batch_loss += (0.5 * members[position].p["alpha"]) * values / n_batch
-            total = accumulated[position]
-            total += batch_loss * size
-            accumulated[position] = total
-            loss[position] = 0.0  # already added
+            for layer in range(self.n_layers - 1):
+                values += self.squares[batch, layer, position]
+            batch_loss += (0.5 * alpha) * values / size
+            accumulated += batch_loss * size
+        return accumulated
 
     def _validation_scores(self) -> list[float]:
         """Each member's accuracy on the validation split, as ``MLPClassifier._score`` computes it."""
@@ -544,8 +605,9 @@ class _LeanStack:
                     correct = (classes[above[..., 0].astype(int)] == y_val).sum(axis=-1)
         return [int(c) / n_val for c in correct]
 
-    def _end_epoch(self, members: list[_Member], losses: np.ndarray) -> Iterator[Checkpoint]:
+    def _end_epoch(self, losses: np.ndarray) -> Iterator[Checkpoint]:
         """Each member's end-of-epoch bookkeeping, its checkpoints, and who leaves the stack."""
+        members = [self.members[i] for i in self.active]
         scores = self._validation_scores() if self.early_stopping else None
         sgd = self.solver == "sgd"
         leaving = []
@@ -604,7 +666,7 @@ class _LeanStack:
         if self.solver == "sgd":
             self.velocities = self.velocities[keep]
         else:
-            self.ms, self.vs = self.ms[keep], self.vs[keep]
+            self.moments = self.moments[:, keep]
 
     def _unflatten(self, flat: np.ndarray) -> list[np.ndarray]:
         """One member's row of a stacked array as scikit-learn's list: coefficients, then intercepts."""
@@ -626,9 +688,9 @@ class _LeanStack:
             optimizer = AdamOptimizer(params, m.p["learning_rate_init"], m.p["beta_1"], m.p["beta_2"],
                                       m.p["epsilon"])
             optimizer.t = self.adam_t
-            optimizer.learning_rate = np.float64(self.adam_rates[position])
-            optimizer.ms = self._unflatten(self.ms[position])
-            optimizer.vs = self._unflatten(self.vs[position])
+            optimizer.learning_rate = np.float64(self.rates[position])
+            optimizer.ms = self._unflatten(self.moments[0, position])
+            optimizer.vs = self._unflatten(self.moments[1, position])
         best_coefs = [c.copy() for c in m.best_coefs]
         best_intercepts = [i.copy() for i in m.best_intercepts]
         if self.early_stopping:  # scikit-learn restores the best weights: the very same lists
