@@ -159,3 +159,9 @@ def test_all_fits_failing_is_one_clear_error():
             "param_grid": {"max_iter": [3]}}
     with pytest.raises(SearchFailed, match=r"all 3 fits failed; the first error was: ValueError: "):
         run_search(spec, n_jobs=1)
+
+
+def test_each_fit_says_which_trainer_ran_it():
+    result = run_search(SPECS["list_of_grids_with_lbfgs"], n_jobs=1, refit=False)
+    trainers = {(result.cv_results["params"][f["candidate"]].get("solver"), f["trainer"]) for f in result.fits}
+    assert trainers == {("lbfgs", "scikit-learn"), (None, "lean")}

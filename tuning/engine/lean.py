@@ -34,6 +34,7 @@ Anything not verified — another scikit-learn version than :data:`VERIFIED_SKLE
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import math
 import time
@@ -53,6 +54,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.neural_network._base import ACTIVATIONS, DERIVATIVES
 from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
 from sklearn.utils import check_random_state, gen_batches
+from threadpoolctl import ThreadpoolController
 
 # scikit-learn versions whose MLPClassifier this trainer reproduces bit for bit. Add a
 # version only after tests/unit/test_lean.py passes against it.
@@ -69,6 +71,20 @@ STACKABLE = frozenset({
 })
 _NUMBERS = STACKABLE - {"learning_rate"}
 _DEFAULTS = MLPClassifier().get_params()
+
+
+@functools.cache
+def _thread_pools() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def one_blas_thread() -> Any:
+    """``threadpool_limits(limits=1)`` as a context manager, without scanning the loaded libraries each time.
+
+    Floating-point sums must not depend on how many threads a product uses; scanning
+    the libraries costs milliseconds, as much as training a small network.
+    """
+    return _thread_pools().limit(limits=1)
 
 
 class NotCovered(Exception):

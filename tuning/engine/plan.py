@@ -19,6 +19,7 @@ from typing import Any
 from sklearn.model_selection import ParameterGrid
 from sklearn.neural_network import MLPClassifier
 
+from tuning.engine import lean
 from tuning.engine.spec import ExperimentSpec
 from tuning.errors import SpecError
 
@@ -108,6 +109,22 @@ def can_share_training(params: dict[str, Any]) -> bool:
     random_state = _resolved(params, "random_state")
     return (_resolved(params, "solver") in STOCHASTIC_SOLVERS
             and isinstance(random_state, int) and not isinstance(random_state, bool))
+
+
+def stacks_of(trajectories: list[Trajectory]) -> list[tuple[int, ...]]:
+    """Which trajectories train together, as indices into ``trajectories``, in plan order.
+
+    Trajectories that differ only in numbers (``learning_rate_init``, ``alpha``, ...; see
+    :data:`tuning.engine.lean.STACKABLE`) see the same mini-batches from the same initial
+    weights, so the lean trainer trains them in one loop. Anything it does not cover
+    (``lbfgs``, a ``random_state`` that is not an int, ...) stands alone.
+    """
+    stacks: dict[str, list[int]] = {}
+    for index, trajectory in enumerate(trajectories):
+        params = trajectory.params
+        shared = can_share_training(params) and lean.uncovered_reason(params) is None
+        stacks.setdefault(lean.stack_key(params) if shared else f"alone:{index}", []).append(index)
+    return [tuple(indices) for indices in stacks.values()]
 
 
 def plan_search(spec: ExperimentSpec, *, max_epochs: int | None = None) -> SearchPlan:

@@ -31,11 +31,11 @@ from tuning.data.datasets import load_dataset
 from tuning.data.pipeline import make_pipeline, make_preprocessor
 from tuning.engine.cluster import dask_backend
 from tuning.engine.limits import SearchLimits, check_search_costs
-from tuning.engine.plan import SearchPlan, Trajectory
+from tuning.engine.plan import SearchPlan, Trajectory, stacks_of
 from tuning.engine.results import SearchResult, build_cv_results
 from tuning.engine.spec import ExperimentSpec, parse_spec
 from tuning.engine.store import ExperimentStore, experiment_id
-from tuning.engine.training import FitRecord, UnitResult, fit_trajectory
+from tuning.engine.training import FitRecord, UnitResult, fit_stack
 from tuning.errors import DataError, SearchFailed, SpecError, TuningError
 
 log = logging.getLogger(__name__)
@@ -66,9 +66,15 @@ class Progress:
 
 @dataclass(frozen=True)
 class _Unit:
+    """Trajectories trained together (a stack, see :func:`tuning.engine.plan.stacks_of`) on one fold."""
+
     index: int
-    trajectory: Trajectory
+    trajectories: tuple[Trajectory, ...]
     fold: int
+
+    @property
+    def max_epochs(self) -> int:
+        return sum(t.max_iter for t in self.trajectories)
 
 
 @dataclass
@@ -113,11 +119,20 @@ def check_data_fits_spec(spec: ExperimentSpec, data: Dataset) -> None:
         raise DataError(f"{data.name} has a single class; a classifier needs at least two")
 
 
-def _units(plan: SearchPlan) -> list[_Unit]:
-    """Every (trajectory, fold), the costliest first, so that two workers finish together."""
-    units = [_Unit(i * plan.n_splits + fold, t, fold)
-             for i, t in enumerate(plan.trajectories) for fold in range(plan.n_splits)]
-    return sorted(units, key=lambda u: -u.trajectory.cost())
+def _units(plan: SearchPlan, records: list[FitRecord] = ()) -> list[_Unit]:
+    """Every (stack, fold) with fits still to do, the costliest first, so that the workers finish together.
+
+    A unit is numbered after its first trajectory (``trajectory * n_splits + fold``), so
+    that what a store holds from earlier runs never shares a number with what is left.
+    """
+    done = {(r.candidate, r.fold) for r in records}
+    units = []
+    for stack in stacks_of(plan.trajectories):
+        for fold in range(plan.n_splits):
+            todo = [i for i in stack if any((c, fold) not in done for c in plan.trajectories[i].candidates)]
+            if todo:
+                units.append(_Unit(todo[0] * plan.n_splits + fold, tuple(plan.trajectories[i] for i in todo), fold))
+    return sorted(units, key=lambda u: -sum(t.cost() for t in u.trajectories))
 
 
 def _run_units(
@@ -135,11 +150,10 @@ def _run_units(
 
     def tasks(todo: list[_Unit]) -> Iterator[Any]:
         for u in todo:
-            yield delayed(fit_trajectory)(
+            yield delayed(fit_stack)(
                 data.X, data.y, folds[u.fold][0], folds[u.fold][1],
-                params=u.trajectory.params, candidates=u.trajectory.candidates,
-                checkpoints=u.trajectory.checkpoints, preprocessor=preprocessor,
-                scoring=spec.scoring, fold=u.fold, unit=u.index,
+                trajectories=[(t.params, t.candidates, t.checkpoints) for t in u.trajectories],
+                preprocessor=preprocessor, scoring=spec.scoring, fold=u.fold, unit=u.index,
             )
 
     if scheduler is None:  # loky processes, longest units first
@@ -279,15 +293,14 @@ def run_search(
             plan = check_search_costs(spec, limits, data=data)
     check_data_fits_spec(spec, data)
     started = time.perf_counter()
-    units = _units(plan)
-    planned_epochs = {u.index: u.trajectory.max_iter for u in units}
+    planned_epochs = {u.index: u.max_epochs for u in _units(plan)}
     collected = _Collected()
 
     def report(last_params: dict[str, Any] | None = None) -> None:
         if progress is not None:
             progress(Progress(
                 fits_done=len(collected.records), fits_total=plan.n_fits,
-                epochs_done=sum(planned_epochs[u.unit] for u in collected.units),
+                epochs_done=sum(planned_epochs.get(u.unit, u.epochs_run) for u in collected.units),
                 epochs_total=plan.max_epochs_to_train,
                 elapsed=time.perf_counter() - started, last_params=last_params,
             ))
@@ -314,9 +327,8 @@ def run_search(
         report(plan.candidates[unit.records[-1].candidate] if unit.records else None)
 
     report()
-    done = {u.unit for u in collected.units}
     with store.holding(exp_id) if store is not None else contextlib.nullcontext():  # heartbeat, then release
-        finished = _run_units(spec, data, [u for u in units if u.index not in done],
+        finished = _run_units(spec, data, _units(plan, collected.records),
                               n_jobs if n_jobs is not None else spec.n_jobs, on_unit, cancel, scheduler)
         result = _assemble(spec, plan, data, collected, finished=finished, exp_id=exp_id, started=started)
         if refit and finished and result.best_params is not None:
@@ -343,7 +355,7 @@ def _assemble(spec: ExperimentSpec, plan: SearchPlan, data: Dataset, collected: 
         best_index = int(table["rank_test_score"].argmin())
     t0 = min((u.start for u in collected.units), default=0.0)
     fits = [{"candidate": r.candidate, "fold": r.fold, "unit": r.unit, "worker": r.worker,
-             "start": r.start - t0, "end": r.end - t0, "n_iter": r.n_iter,
+             "start": r.start - t0, "end": r.end - t0, "n_iter": r.n_iter, "trainer": r.trainer,
              "fit_error": r.fit_error} for r in sorted(records, key=lambda r: (r.candidate, r.fold))]
     return SearchResult(
         spec=spec,

@@ -12,6 +12,7 @@ import socket
 import time
 import traceback
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,9 @@ from sklearn.neural_network import MLPClassifier
 from threadpoolctl import threadpool_limits
 
 from tuning.data.pipeline import make_pipeline
+from tuning.engine import lean
 from tuning.engine.cluster import running_on_dask_worker
+from tuning.engine.lean import LEAN, SCIKIT_LEARN
 
 # The state an MLPClassifier has after a fit, besides its weights, that depends on
 # how many epochs ran; copied at each checkpoint.
@@ -49,6 +52,7 @@ class FitRecord:
     worker: str
     start: float
     end: float
+    trainer: str = SCIKIT_LEARN
 
 
 @dataclass
@@ -135,6 +139,42 @@ def _rows(X: Any, index: np.ndarray) -> Any:
     return X.iloc[index] if hasattr(X, "iloc") else X[index]
 
 
+def _record(candidate: int, model: MLPClassifier | None, converged: bool, error: str | None, prep: Any | None,
+            scorer: Any, data: tuple[Any, Any, Any, Any], *, n_iter: int, fit_time: float, fold: int, unit: int,
+            worker: str, start: float, trainer: str) -> FitRecord:
+    """The record of one checkpoint: its model scored on the test and training rows, or the error of its fit."""
+    X_train, y_train, X_test, y_test = data
+    record = FitRecord(
+        candidate=candidate, fold=fold, test_score=np.nan, train_score=np.nan, fit_time=fit_time, score_time=0.0,
+        n_iter=n_iter, converged=False, loss_curve=[], validation_scores=None, fit_error=None, unit=unit,
+        worker=worker, start=start, end=start, trainer=trainer,
+    )
+    if model is None:
+        record.fit_error = error
+    else:
+        record.n_iter = int(model.n_iter_)
+        record.loss_curve = [float(v) for v in getattr(model, "loss_curve_", [])]
+        val = getattr(model, "validation_scores_", None)
+        record.validation_scores = None if val is None else [float(v) for v in val]
+        record.converged = converged
+        weights = [*model.coefs_, *model.intercepts_]
+        if not all(np.isfinite(w).all() for w in weights):
+            record.fit_error = ("ValueError: Solver produced non-finite parameter weights. "
+                                "The input data may contain large values and need to be preprocessed.")
+        else:
+            scored = make_pipeline(prep, model)
+            score_started = time.perf_counter()
+            try:
+                record.test_score = float(scorer(scored, X_test, y_test))
+                record.train_score = float(scorer(scored, X_train, y_train))
+            except Exception as exc:
+                record.fit_error = _failure(exc)
+                record.test_score = record.train_score = np.nan
+            record.score_time = time.perf_counter() - score_started
+    record.end = start + record.fit_time + record.score_time
+    return record
+
+
 def fit_trajectory(
     X: Any,
     y: np.ndarray,
@@ -202,37 +242,92 @@ def fit_trajectory(
         records = []
         for candidate, max_iter in zip(candidates, checkpoints):
             snapshot = mlp._snapshots.get(max_iter)
-            record = FitRecord(
-                candidate=candidate, fold=fold, test_score=np.nan, train_score=np.nan,
-                fit_time=snapshot.elapsed if snapshot else fit_done, score_time=0.0,
-                n_iter=min(max_iter, epochs_run), converged=False, loss_curve=[],
-                validation_scores=None, fit_error=None, unit=unit, worker=worker,
-                start=start_wall, end=start_wall,
-            )
+            fit_time = snapshot.elapsed if snapshot else fit_done
             if snapshot is None and error is not None:
-                record.fit_error = error
+                model, converged = None, False
             else:
                 model = _model_at(mlp, snapshot, max_iter)
-                record.n_iter = int(model.n_iter_)
-                record.loss_curve = [float(v) for v in getattr(model, "loss_curve_", [])]
-                val = getattr(model, "validation_scores_", None)
-                record.validation_scores = None if val is None else [float(v) for v in val]
-                record.converged = bool(stopped_on_tol and epochs_run <= max_iter)
-                weights = [*model.coefs_, *model.intercepts_]
-                if not all(np.isfinite(w).all() for w in weights):
-                    record.fit_error = ("ValueError: Solver produced non-finite parameter weights. "
-                                        "The input data may contain large values and need to be preprocessed.")
-                else:
-                    scored = make_pipeline(pipeline.named_steps.get("prep"), model)
-                    score_started = time.perf_counter()
-                    try:
-                        record.test_score = float(scorer(scored, X_test, y_test))
-                        record.train_score = float(scorer(scored, X_train, y_train))
-                    except Exception as exc:
-                        record.fit_error = _failure(exc)
-                        record.test_score = record.train_score = np.nan
-                    record.score_time = time.perf_counter() - score_started
-            record.end = start_wall + record.fit_time + record.score_time
-            records.append(record)
+                converged = bool(stopped_on_tol and epochs_run <= max_iter)
+            records.append(_record(
+                candidate, model, converged, error, pipeline.named_steps.get("prep"), scorer,
+                (X_train, y_train, X_test, y_test), n_iter=min(max_iter, epochs_run), fit_time=fit_time, fold=fold,
+                unit=unit, worker=worker, start=start_wall, trainer=SCIKIT_LEARN))
     return UnitResult(unit=unit, records=records, epochs_run=epochs_run, worker=worker,
                       start=start_wall, end=time.time())
+
+
+Trajectories = Sequence[tuple[dict[str, Any], tuple[int, ...], tuple[int, ...]]]
+
+
+def fit_stack(
+    X: Any,
+    y: np.ndarray,
+    train: np.ndarray,
+    test: np.ndarray,
+    *,
+    trajectories: Trajectories,
+    preprocessor: Any | None,
+    scoring: str,
+    fold: int,
+    unit: int = 0,
+) -> UnitResult:
+    """Train trajectories that differ only in numbers at once with the lean trainer, score every checkpoint.
+
+    Parameters
+    ----------
+    trajectories : sequence of (params, candidates, checkpoints)
+        As :func:`fit_trajectory` takes them, one per trajectory of the stack (see
+        :func:`tuning.engine.plan.stacks_of`).
+
+    Other parameters and the result are :func:`fit_trajectory`'s: the records are
+    exactly the ones it returns for each trajectory, and say ``trainer="lean"``. What
+    the lean trainer does not cover (:func:`tuning.engine.lean.uncovered_reason`, or
+    data it only learns about when it sees them) is fitted by :func:`fit_trajectory`,
+    one trajectory at a time.
+    """
+    if any(lean.uncovered_reason(params) for params, _, _ in trajectories):
+        return _fit_each(X, y, train, test, trajectories, preprocessor, scoring, fold, unit)
+    start_wall = time.time()
+    started = time.perf_counter()
+    worker = worker_name()
+    X_train, y_train, X_test, y_test = _rows(X, train), y[train], _rows(X, test), y[test]
+    prep = None if preprocessor is None else clone(preprocessor)
+    error: str | None = None
+    reached: dict[tuple[int, int], lean.Checkpoint] = {}
+    with lean.one_blas_thread(), warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        try:  # what Pipeline.fit does: the preprocessing, then the network on what it gives
+            X_fit = X_train if prep is None else prep.fit_transform(X_train, y_train)
+            stack = lean.train_stack(X_fit, y_train, [params for params, _, _ in trajectories],
+                                     [checkpoints for _, _, checkpoints in trajectories])
+            reached = {(point.member, point.max_iter): point for point in stack}
+        except lean.NotCovered:
+            return _fit_each(X, y, train, test, trajectories, preprocessor, scoring, fold, unit)
+        except Exception as exc:  # every candidate's own fit fails the same way
+            error = _failure(exc)
+        scorer = check_scoring(make_pipeline(prep, MLPClassifier()), scoring=scoring)
+        records, epochs_run = [], 0
+        for member, (_, candidates, checkpoints) in enumerate(trajectories):
+            for candidate, max_iter in zip(candidates, checkpoints):
+                point = reached.get((member, max_iter))
+                records.append(_record(
+                    candidate, point and point.model, bool(point and point.converged), error, prep, scorer,
+                    (X_train, y_train, X_test, y_test), n_iter=0,
+                    fit_time=point.elapsed if point else time.perf_counter() - started, fold=fold, unit=unit,
+                    worker=worker, start=start_wall, trainer=LEAN))
+            epochs_run += max((reached[member, k].model.n_iter_ for k in checkpoints if (member, k) in reached),
+                              default=0)
+    return UnitResult(unit=unit, records=records, epochs_run=epochs_run, worker=worker, start=start_wall,
+                      end=time.time())
+
+
+def _fit_each(X: Any, y: np.ndarray, train: np.ndarray, test: np.ndarray, trajectories: Trajectories,
+              preprocessor: Any | None, scoring: str, fold: int, unit: int) -> UnitResult:
+    """A stack's trajectories fitted one by one by scikit-learn (:func:`fit_trajectory`), as one unit."""
+    results = [fit_trajectory(X, y, train, test, params=params, candidates=candidates, checkpoints=checkpoints,
+                              preprocessor=preprocessor, scoring=scoring, fold=fold, unit=unit)
+               for params, candidates, checkpoints in trajectories]
+    return UnitResult(unit=unit, records=[r for result in results for r in result.records],
+                      epochs_run=sum(result.epochs_run for result in results), worker=results[0].worker,
+                      start=min(result.start for result in results), end=max(result.end for result in results))
+

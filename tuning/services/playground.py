@@ -14,7 +14,6 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
-from threadpoolctl import threadpool_limits
 
 from tuning.data.dataset import Dataset
 from tuning.data.pipeline import make_pipeline, make_preprocessor
@@ -93,7 +92,7 @@ def train_network(
         raise DataError(f"{data.name} is too small to hold out {test_size:.0%} for testing ({exc})") from None
     model = make_pipeline(make_preprocessor(data, preprocess), MLPClassifier(**params))
     started = time.perf_counter()
-    with threadpool_limits(limits=1), warnings.catch_warnings(record=True):
+    with lean.one_blas_thread(), warnings.catch_warnings(record=True):
         warnings.simplefilter("ignore", RuntimeWarning)  # overflow on the way to diverging
         try:
             mlp, converged, diverged, trainer = _fit(model, X_train, y_train, on_epoch)
