@@ -9,9 +9,11 @@ import pytest
 from sklearn.model_selection import GridSearchCV
 from threadpoolctl import threadpool_limits
 
+import tuning.engine.search
 from tuning.data.datasets import load_dataset
 from tuning.engine.search import run_search, sklearn_equivalent
 from tuning.engine.spec import parse_spec
+from tuning.engine.training import worker_name
 from tuning.errors import SearchFailed, SpecError
 
 SPECS = {
@@ -63,7 +65,8 @@ def test_scores_equal_gridsearchcv(name):
     np.testing.assert_array_equal(result.best_estimator.predict(data.X), reference.best_estimator_.predict(data.X))
 
 
-def test_parallel_workers_give_the_same_result_and_are_recorded():
+def test_parallel_workers_give_the_same_result_and_are_recorded(monkeypatch):
+    monkeypatch.setattr(tuning.engine.search, "IN_PROCESS_SECONDS", 0.0)  # this small search would run here
     spec = SPECS["adam"]
     alone = run_search(spec, n_jobs=1, refit=False)
     parallel = run_search(spec, n_jobs=2, refit=False)
@@ -165,3 +168,8 @@ def test_each_fit_says_which_trainer_ran_it():
     result = run_search(SPECS["list_of_grids_with_lbfgs"], n_jobs=1, refit=False)
     trainers = {(result.cv_results["params"][f["candidate"]].get("solver"), f["trainer"]) for f in result.fits}
     assert trainers == {("lbfgs", "scikit-learn"), (None, "lean")}
+
+
+def test_a_small_search_runs_here_rather_than_starting_workers():
+    result = run_search(SPECS["adam"], n_jobs=2, refit=False)
+    assert {f["worker"] for f in result.fits} == {worker_name()}

@@ -153,6 +153,22 @@ def uncovered_reason(params: Mapping[str, Any]) -> str | None:
     return None
 
 
+def estimate_seconds(n_samples: int, layer_units: Sequence[int], epochs: Sequence[int], *, batch_size: Any = "auto",
+                     lean: bool = True) -> float:
+    """Rough seconds of one core to train a stack whose members run ``epochs``, on ``n_samples`` rows.
+
+    Per epoch: a fixed cost per batch (numpy calls), plus a cost per row and member that
+    grows with the network's weights; scikit-learn's own fit (``lean=False``) pays about
+    three times the per-batch cost. Calibrated on 2 cores with ``bench/bench_engine.py``;
+    only meant to tell a second of work from a minute.
+    """
+    batch = min(200, n_samples) if batch_size == "auto" else max(1, min(int(batch_size), n_samples))
+    weights = sum(a * b for a, b in pairwise(layer_units))
+    per_batch = 6e-5 if lean else 1.8e-4
+    return (max(epochs, default=0) * -(-n_samples // batch) * per_batch
+            + sum(epochs) * n_samples * (1.1e-7 + 1.6e-10 * weights))
+
+
 def stack_key(params: Mapping[str, Any]) -> str:
     """What candidates of one stack share: every parameter but the :data:`STACKABLE` ones."""
     shared = {k: v for k, v in {**_DEFAULTS, **params}.items() if k not in STACKABLE}

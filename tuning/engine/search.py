@@ -30,6 +30,7 @@ from tuning.data.dataset import Dataset
 from tuning.data.datasets import load_dataset
 from tuning.data.pipeline import make_pipeline, make_preprocessor
 from tuning.engine.cluster import dask_backend
+from tuning.engine.lean import estimate_seconds, uncovered_reason
 from tuning.engine.limits import SearchLimits, check_search_costs
 from tuning.engine.plan import SearchPlan, Trajectory, stacks_of
 from tuning.engine.results import SearchResult, build_cv_results
@@ -135,6 +136,26 @@ def _units(plan: SearchPlan, records: list[FitRecord] = ()) -> list[_Unit]:
     return sorted(units, key=lambda u: -sum(t.cost() for t in u.trajectories))
 
 
+# Below this much training (seconds of one core, see _work_seconds), starting worker processes costs
+# more than they save: measured with ``bench/bench_engine.py --crossover`` on 2 cores.
+IN_PROCESS_SECONDS = 2.0
+
+
+def _work_seconds(spec: ExperimentSpec, data: Dataset, units: list[_Unit]) -> float:
+    """A rough estimate of the units' training time on one core (:func:`tuning.engine.lean.estimate_seconds`)."""
+    n_train = len(data.y) * (spec.cv - 1) // spec.cv
+    n_outputs = 1 if len(data.class_names) == 2 else len(data.class_names)
+    total = 0.0
+    for u in units:
+        params = {**MLPClassifier().get_params(), **u.trajectories[0].params}
+        hidden = params["hidden_layer_sizes"]
+        hidden = list(hidden) if isinstance(hidden, (list, tuple)) else [hidden]
+        lean_fits = all(uncovered_reason(t.params) is None for t in u.trajectories)
+        total += estimate_seconds(n_train, [data.n_features, *hidden, n_outputs], [t.max_iter for t in u.trajectories],
+                                  batch_size=params["batch_size"], lean=lean_fits)
+    return total
+
+
 def _run_units(
     spec: ExperimentSpec,
     data: Dataset,
@@ -156,6 +177,8 @@ def _run_units(
                 preprocessor=preprocessor, scoring=spec.scoring, fold=u.fold, unit=u.index,
             )
 
+    if scheduler is None and (len(units) < 2 or _work_seconds(spec, data, units) < IN_PROCESS_SECONDS):
+        n_jobs = 1  # a small search: here, rather than waiting for worker processes to start
     if scheduler is None:  # loky processes, longest units first
         parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered", batch_size=1, pre_dispatch="2*n_jobs")
         return _consume(parallel(tasks(units)), on_unit, cancel)
