@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from joblib.externals.loky import get_reusable_executor
 from sklearn.model_selection import GridSearchCV
 from threadpoolctl import threadpool_limits
 
@@ -65,16 +66,23 @@ def test_scores_equal_gridsearchcv(name):
     np.testing.assert_array_equal(result.best_estimator.predict(data.X), reference.best_estimator_.predict(data.X))
 
 
-def test_parallel_workers_give_the_same_result_and_are_recorded(monkeypatch):
-    monkeypatch.setattr(tuning.engine.search, "IN_PROCESS_SECONDS", 0.0)  # this small search would run here
-    spec = SPECS["adam"]
+def test_this_process_and_a_worker_share_the_units_and_give_the_same_result(monkeypatch):
+    monkeypatch.setattr(tuning.engine.search, "IN_PROCESS_SECONDS", 0.0)  # this small search would run here alone
+    get_reusable_executor(max_workers=1).submit(tuning.engine.search._ready).result()  # a worker already up ...
+    spec = {"dataset": "digits", "cv": 2, "param_grid": {"hidden_layer_sizes": [[16], [64]], "max_iter": [10, 40]}}
+    # ... takes the costliest unit at once
     alone = run_search(spec, n_jobs=1, refit=False)
-    parallel = run_search(spec, n_jobs=2, refit=False)
+    shared = run_search(spec, n_jobs=2, refit=False)
     for key in ("mean_test_score", "std_test_score", "rank_test_score", "split0_test_score"):
-        assert alone.cv_results[key] == parallel.cv_results[key]
-    assert alone.curves == parallel.curves
-    assert len({f["worker"] for f in parallel.fits}) == 2
-    assert all(0 <= f["start"] <= f["end"] for f in parallel.fits)
+        assert alone.cv_results[key] == shared.cv_results[key]
+    assert alone.curves == shared.curves
+    here = worker_name()
+    assert {f["worker"] for f in alone.fits} == {here}
+    assert len({f["worker"] for f in shared.fits} - {here}) == 1  # the worker trained some, ...
+    costliest = [f["worker"] for f in shared.fits if shared.cv_results["params"][f["candidate"]]["hidden_layer_sizes"]
+                 == [64]]
+    assert set(costliest) - {here}  # ... the costliest first
+    assert all(0 <= f["start"] <= f["end"] for f in shared.fits)
 
 
 def test_curves_keep_every_fold_with_lengths_equal_to_n_iter():

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import queue
 import threading
 import time
 import warnings
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import sklearn
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, effective_n_jobs
+from joblib.externals.loky import get_reusable_executor
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedKFold
@@ -177,11 +180,11 @@ def _run_units(
                 preprocessor=preprocessor, scoring=spec.scoring, fold=u.fold, unit=u.index,
             )
 
-    if scheduler is None and (len(units) < 2 or _work_seconds(spec, data, units) < IN_PROCESS_SECONDS):
-        n_jobs = 1  # a small search: here, rather than waiting for worker processes to start
-    if scheduler is None:  # loky processes, longest units first
-        parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered", batch_size=1, pre_dispatch="2*n_jobs")
-        return _consume(parallel(tasks(units)), on_unit, cancel)
+    if scheduler is None:
+        n_workers = effective_n_jobs(n_jobs) - 1  # this process is one of the n_jobs
+        if n_workers < 1 or len(units) < 2 or _work_seconds(spec, data, units) < IN_PROCESS_SECONDS:
+            n_workers = 0  # a small search: all here, rather than waiting for worker processes to start
+        return _run_here_and_on_workers(units, lambda u: next(tasks([u])), n_workers, on_unit, cancel)
 
     # On a cluster: everything sizeable goes to the workers once. A worker that dies can take data or
     # tasks with it; the units it had not finished run again (finished ones are kept), up to 3 times.
@@ -209,6 +212,73 @@ def _run_units(
             log.warning("Dask failure (%s: %s); running the %d unfinished units again",
                         type(exc).__name__, exc, len(units) - len(done))
     return True
+
+
+def _ready() -> bool:
+    """A worker's first task: it has imported the engine and can take units."""
+    return True
+
+
+def _run_here_and_on_workers(units: list[_Unit], task: Callable[[_Unit], Any], n_workers: int,
+                             on_unit: Callable[[UnitResult], None], cancel: threading.Event | None) -> bool:
+    """Evaluate the units in this process and on ``n_workers`` loky worker processes at once.
+
+    Starting a worker process takes a second or more (several on a busy machine), about as
+    long as a small search's whole training. So this process starts on the cheapest units
+    at once, while each worker gets the costliest unit left as soon as it is up and idle
+    (a first no-op task says when). A search that fits in this process is done before the
+    workers would have helped; a large one loses no time waiting for them. Results are
+    handed to ``on_unit`` in this thread. Returns False when cancelled: the units running
+    here and on the workers finish, the rest are left.
+    """
+    todo = deque(units)  # costliest first
+    lock = threading.Lock()
+    finished: queue.Queue[tuple[Future, _Unit]] = queue.Queue()
+    in_flight: set[Future] = set()
+    stopping = threading.Event()
+    executor = get_reusable_executor(max_workers=n_workers) if n_workers else None
+
+    def feed(future: Future | None = None) -> None:  # a worker slot is free: give it the costliest unit
+        with lock:
+            if future is not None:
+                in_flight.discard(future)
+            if stopping.is_set() or not todo:
+                return
+            unit = todo.popleft()
+            func, args, kwargs = task(unit)
+            submitted = executor.submit(func, *args, **kwargs)
+            in_flight.add(submitted)
+        submitted.add_done_callback(lambda f, unit=unit: (finished.put((f, unit)), feed(f)))
+
+    for _ in range(n_workers):
+        executor.submit(_ready).add_done_callback(lambda f: feed())
+    try:
+        while True:
+            while not finished.empty():
+                future, _ = finished.get()
+                on_unit(future.result())
+            if cancel is not None and cancel.is_set():
+                return False
+            with lock:
+                unit = todo.pop() if todo else None
+                busy = bool(in_flight)
+            if unit is not None:  # the cheapest unit left, here
+                func, args, kwargs = task(unit)
+                on_unit(func(*args, **kwargs))
+            elif busy:
+                try:
+                    future, _ = finished.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                on_unit(future.result())
+            else:  # every unit done: the last results were queued before their futures left in_flight
+                while not finished.empty():
+                    on_unit(finished.get()[0].result())
+                return True
+    except KeyboardInterrupt:
+        return False
+    finally:
+        stopping.set()
 
 
 def _consume(outputs: Any, on_unit: Callable[[UnitResult], None], cancel: threading.Event | None) -> bool:
