@@ -407,7 +407,7 @@ class _LeanStack:
             self.one_minus_betas = 1 - self.betas  # as 1 - beta in Python: one correctly rounded subtraction
             self.epsilon = _per_member([m.p["epsilon"] for m in members], (-1, 1))
             self.rates_init = [m.p["learning_rate_init"] for m in members]
-            self.same_betas = same
+            self.same_betas = (betas[0][0], betas[1][0]) if same else None  # as given (an int stays an int)
         else:
             self.momentum = _per_member([m.p["momentum"] for m in members], (-1, 1))
 
@@ -428,9 +428,11 @@ class _LeanStack:
     def _adam_rates(self, t: int) -> float | np.ndarray:
         """Adam's step size at time step ``t``, negated, per member (computed as AdamOptimizer does)."""
         if self.same_betas:
-            beta_1, beta_2 = (self.members[self.active[0]].p[b] for b in ("beta_1", "beta_2"))
+            beta_1, beta_2 = self.same_betas
             root, denominator = math.sqrt(1 - beta_2**t), 1 - beta_1**t
             self.rates = [rate * root / denominator for rate in self.rates_init]
+            if len(self.rates) == 1:
+                return -self.rates[0]
         else:
             members = [self.members[i] for i in self.active]
             self.rates = [m.p["learning_rate_init"] * math.sqrt(1 - m.p["beta_2"] ** t) / (1 - m.p["beta_1"] ** t)
@@ -577,16 +579,17 @@ class _LeanStack:
         ``values`` the sum of the layers' squared weights; here they are computed for all
         batches at once, element by element the same, and added in batch order.
         """
-        sizes = self.batch_sizes
-        per_output = self.loss_sums / sizes[:, np.newaxis, np.newaxis]  # np.average(..., axis=0)
+        sizes = self.batch_sizes[:, np.newaxis]
+        per_output = self.loss_sums / sizes[..., np.newaxis]  # np.average(..., axis=0)
         losses = -np.add.reduce(per_output, 2)
         values = self.squares[:, 0]
         for layer in range(1, self.n_layers - 1):
             values = values + self.squares[:, layer]
-        losses += self.half_alpha * values / sizes[:, np.newaxis]
-        accumulated = np.add.accumulate(losses * sizes[:, np.newaxis], 0)[-1]
-        for position in np.flatnonzero(np.isnan(accumulated)):
-            accumulated[position] = self._diverged_loss(position, per_output)
+        losses += self.half_alpha * values / sizes
+        accumulated = np.add.accumulate(losses * sizes, 0)[-1]
+        if np.isnan(accumulated).any():
+            for position in np.flatnonzero(np.isnan(accumulated)):
+                accumulated[position] = self._diverged_loss(position, per_output)
         return accumulated
 
     def _diverged_loss(self, position: int, per_output: np.ndarray) -> Any:
@@ -727,9 +730,10 @@ class _LeanStack:
         best_intercepts = [i.copy() for i in m.best_intercepts]
         if self.early_stopping:  # scikit-learn restores the best weights: the very same lists
             coefs, intercepts = best_coefs, best_intercepts
-        random_state = np.random.RandomState()
+        random_state = np.random.RandomState(0)
         random_state.set_state(self.random_state.get_state())
-        binarizer = copy.deepcopy(self.binarizer)
+        binarizer = copy.copy(self.binarizer)  # its own, as every fit has (classes_ is its one array)
+        binarizer.classes_ = binarizer.classes_.copy()
         model = MLPClassifier(**{**m.params, "max_iter": max_iter})
         fitted = {
             "n_features_in_": self.template.n_features_in_,
