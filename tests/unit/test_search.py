@@ -64,6 +64,9 @@ def test_scores_equal_gridsearchcv(name):
     assert result.best_params == _unprefixed(reference.best_params_)
     assert result.best_score == pytest.approx(reference.best_score_, abs=1e-9)
     np.testing.assert_array_equal(result.best_estimator.predict(data.X), reference.best_estimator_.predict(data.X))
+    ours_mlp, theirs_mlp = result.best_estimator[-1], reference.best_estimator_[-1]
+    assert [w.tobytes() for w in ours_mlp.coefs_ + ours_mlp.intercepts_] == [
+        w.tobytes() for w in theirs_mlp.coefs_ + theirs_mlp.intercepts_]  # the refit is bit for bit scikit-learn's
 
 
 def test_this_process_and_a_worker_share_the_units_and_give_the_same_result(monkeypatch):

@@ -27,11 +27,11 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedKFold
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
-from threadpoolctl import threadpool_limits
 
 from tuning.data.dataset import Dataset
 from tuning.data.datasets import load_dataset
 from tuning.data.pipeline import make_pipeline, make_preprocessor
+from tuning.engine import lean
 from tuning.engine.cluster import dask_backend
 from tuning.engine.lean import estimate_seconds, uncovered_reason
 from tuning.engine.limits import SearchLimits, check_search_costs
@@ -39,7 +39,7 @@ from tuning.engine.plan import SearchPlan, Trajectory, stacks_of
 from tuning.engine.results import SearchResult, build_cv_results
 from tuning.engine.spec import ExperimentSpec, parse_spec
 from tuning.engine.store import ExperimentStore, experiment_id
-from tuning.engine.training import FitRecord, UnitResult, fit_stack
+from tuning.engine.training import NON_FINITE_WEIGHTS, FitRecord, UnitResult, fit_lean, fit_stack
 from tuning.errors import DataError, SearchFailed, SpecError, TuningError
 
 log = logging.getLogger(__name__)
@@ -315,9 +315,14 @@ def _curves(plan: SearchPlan, records: list[FitRecord]) -> list[dict[str, Any]]:
 def _refit(spec: ExperimentSpec, data: Dataset, params: dict[str, Any]) -> Pipeline:
     estimator, _ = sklearn_equivalent(spec, data)
     estimator = clone(estimator).set_params(**{f"mlp__{k}": v for k, v in params.items()})
-    with threadpool_limits(limits=1), warnings.catch_warnings():
+    with lean.one_blas_thread(), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return estimator.fit(data.X, data.y)
+        trained = fit_lean(estimator, data.X, data.y)
+        if trained is None:
+            return estimator.fit(data.X, data.y)
+        if not all(np.isfinite(w).all() for w in [*trained.model.coefs_, *trained.model.intercepts_]):
+            raise ValueError(NON_FINITE_WEIGHTS)  # as scikit-learn's fit would
+        return estimator
 
 
 def run_search(

@@ -21,6 +21,7 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import check_scoring
 from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from tuning.data.pipeline import make_pipeline
@@ -28,6 +29,9 @@ from tuning.engine import lean
 from tuning.engine.cluster import running_on_dask_worker
 from tuning.engine.lean import LEAN, SCIKIT_LEARN
 
+# What MLPClassifier raises at the end of a fit whose weights overflowed (scikit-learn's words).
+NON_FINITE_WEIGHTS = ("Solver produced non-finite parameter weights. The input data may contain large values "
+                      "and need to be preprocessed.")
 # The state an MLPClassifier has after a fit, besides its weights, that depends on
 # how many epochs ran; copied at each checkpoint.
 _EPOCH_STATE = ("n_iter_", "t_", "loss_", "best_loss_", "best_validation_score_", "_no_improvement_count")
@@ -159,8 +163,7 @@ def _record(candidate: int, model: MLPClassifier | None, converged: bool, error:
         record.converged = converged
         weights = [*model.coefs_, *model.intercepts_]
         if not all(np.isfinite(w).all() for w in weights):
-            record.fit_error = ("ValueError: Solver produced non-finite parameter weights. "
-                                "The input data may contain large values and need to be preprocessed.")
+            record.fit_error = f"ValueError: {NON_FINITE_WEIGHTS}"
         else:
             scored = make_pipeline(prep, model)
             score_started = time.perf_counter()
@@ -254,6 +257,29 @@ def fit_trajectory(
                 unit=unit, worker=worker, start=start_wall, trainer=SCIKIT_LEARN))
     return UnitResult(unit=unit, records=records, epochs_run=epochs_run, worker=worker,
                       start=start_wall, end=time.time())
+
+
+def fit_lean(model: Pipeline, X: Any, y: Any, on_epoch: lean.EpochCallback | None = None) -> lean.Checkpoint | None:
+    """Fit a pipeline ending in an ``MLPClassifier`` in place with the lean trainer, as ``model.fit(X, y)`` would.
+
+    Returns the network's :class:`~tuning.engine.lean.Checkpoint` (its ``model`` is now the
+    pipeline's last step), or None, leaving the network unfitted, when the lean trainer
+    does not cover it: then fit it with scikit-learn. Unlike ``fit``, weights that
+    overflowed are returned, not raised about.
+    """
+    *steps, (name, network) = model.steps
+    params = network.get_params()
+    if type(network) is not MLPClassifier or lean.uncovered_reason(params) is not None:
+        return None
+    Xt = X
+    for _, step in steps:  # what Pipeline.fit does before fitting its last step
+        Xt = step.fit_transform(Xt, y)
+    try:
+        (trained,) = lean.train_stack(Xt, y, [params], on_epoch=on_epoch)
+    except lean.NotCovered:
+        return None
+    model.steps[-1] = (name, trained.model)
+    return trained
 
 
 Trajectories = Sequence[tuple[dict[str, Any], tuple[int, ...], tuple[int, ...]]]

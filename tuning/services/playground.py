@@ -19,7 +19,7 @@ from tuning.data.dataset import Dataset
 from tuning.data.pipeline import make_pipeline, make_preprocessor
 from tuning.engine import lean
 from tuning.engine.spec import check_mlp_value
-from tuning.engine.training import EpochHookMLP
+from tuning.engine.training import EpochHookMLP, fit_lean
 from tuning.errors import DataError, SpecError
 
 EpochCallback = Callable[[int, list[float]], None]
@@ -118,21 +118,13 @@ def _fit(model: Pipeline, X: Any, y: Any, on_epoch: EpochCallback | None) -> tup
     The lean trainer (the same fit, faster) when it covers the settings, else scikit-learn's
     own. Diverged means the weights overflowed (scikit-learn's fit raises then).
     """
-    *steps, (name, network) = model.steps
+    report = None if on_epoch is None else (lambda _, epoch, losses, __: on_epoch(epoch, losses))
+    trained = fit_lean(model, X, y, on_epoch=report)
+    if trained is not None:
+        finite = all(np.isfinite(w).all() for w in [*trained.model.coefs_, *trained.model.intercepts_])
+        return trained.model, trained.converged and finite, not finite, lean.LEAN
+    name, network = model.steps[-1]
     params = network.get_params()
-    if lean.uncovered_reason(params) is None:
-        Xt = X
-        for _, step in steps:  # what Pipeline.fit does before fitting the network
-            Xt = step.fit_transform(Xt, y)
-        report = None if on_epoch is None else (lambda _, epoch, losses, __: on_epoch(epoch, losses))
-        try:
-            (trained,) = lean.train_stack(Xt, y, [params], on_epoch=report)
-        except lean.NotCovered:
-            pass
-        else:
-            model.steps[-1] = (name, trained.model)
-            finite = all(np.isfinite(w).all() for w in [*trained.model.coefs_, *trained.model.intercepts_])
-            return trained.model, trained.converged and finite, not finite, lean.LEAN
     mlp = _EpochReportingMLP(**params)
     mlp._on_epoch = on_epoch
     model.steps[-1] = (name, mlp)
