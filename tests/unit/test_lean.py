@@ -43,7 +43,7 @@ MULTILABEL = (MOONS[0], np.stack([_moons_y, (_moons_X[:, 0] > 0.5).astype(int)],
 DATASETS = {"iris": IRIS, "digits": DIGITS, "moons": MOONS, "multilabel": MULTILABEL}
 
 # The scikit-learn code the trainer reproduces. A new version that changes any of it must
-# be verified again (this test file) before it goes into lean.VERIFIED_SKLEARN.
+# be verified again (this test file) before it goes into lean.VERIFIED.
 _REPRODUCED = (
     mlp_module.BaseMultilayerPerceptron._fit, mlp_module.BaseMultilayerPerceptron._fit_stochastic,
     mlp_module.BaseMultilayerPerceptron._backprop, mlp_module.BaseMultilayerPerceptron._forward_pass,
@@ -64,17 +64,22 @@ def _fingerprint() -> str:
     return digest.hexdigest()
 
 
+INSTALLED = {"scikit-learn": sklearn.__version__, "numpy": np.__version__}
+
+
 @pytest.fixture(autouse=True)
-def _trust_installed_scikit_learn(monkeypatch):
-    """Run the trainer against the installed scikit-learn even if unverified: that is what is checked."""
-    monkeypatch.setattr(lean, "VERIFIED_SKLEARN", (sklearn.__version__,))
+def _trust_installed_versions(monkeypatch):
+    """Run the trainer against the installed versions even if unverified: that is what is checked."""
+    monkeypatch.setattr(lean, "VERIFIED", {name: (version,) for name, version in INSTALLED.items()})
 
 
-def test_installed_scikit_learn_is_a_verified_version():
-    assert sklearn.__version__ in lean.VERIFIED_SKLEARN, (
-        f"scikit-learn {sklearn.__version__} is not in tuning.engine.lean.VERIFIED_SKLEARN, so every fit falls "
-        "back to scikit-learn's own. If the rest of tests/unit/test_lean.py passes against it, add it there "
-        "and its source fingerprint here.")
+@pytest.mark.parametrize("library", sorted(INSTALLED))
+def test_installed_versions_are_verified_ones(library, monkeypatch):
+    monkeypatch.undo()
+    assert INSTALLED[library] in lean.VERIFIED[library], (
+        f"{library} {INSTALLED[library]} is not in tuning.engine.lean.VERIFIED, so every fit falls back to "
+        "scikit-learn's own. If the rest of tests/unit/test_lean.py passes against it, add it there (and, for "
+        "scikit-learn, its source fingerprint here).")
 
 
 def test_reproduced_scikit_learn_source_is_the_verified_one():
@@ -322,9 +327,10 @@ def test_covered_parameters_have_no_reason():
     assert uncovered_reason({"solver": "sgd", "learning_rate": "adaptive", "random_state": 3, "alpha": 0}) is None
 
 
-def test_an_unverified_scikit_learn_version_is_not_covered(monkeypatch):
-    monkeypatch.setattr(lean, "VERIFIED_SKLEARN", ("0.0.1",))
-    assert "not a version the lean trainer was verified against" in uncovered_reason({})
+@pytest.mark.parametrize("library", sorted(INSTALLED))
+def test_an_unverified_version_is_not_covered(library, monkeypatch):
+    monkeypatch.setitem(lean.VERIFIED, library, ("0.0.1",))
+    assert f"{library} {INSTALLED[library]} is not a version" in uncovered_reason({})
 
 
 def test_float32_and_sparse_input_are_left_to_scikit_learn():

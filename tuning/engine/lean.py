@@ -25,7 +25,7 @@ element-wise operations and reductions used here give each slice what they give 
 2-D array, so every candidate's arithmetic is exactly the one of its own ``fit``
 (``tests/unit/test_lean.py`` compares with ``==``).
 
-Anything not verified — another scikit-learn version than :data:`VERIFIED_SKLEARN`,
+Anything not verified — scikit-learn or numpy versions other than :data:`VERIFIED`,
 ``lbfgs``, ``verbose``, sparse or float32 input — is left to scikit-learn's own fit:
 :func:`uncovered_reason` says why before training, and :func:`train_stack` raises
 :class:`NotCovered` when it only learns it from the data.
@@ -56,9 +56,10 @@ from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOpti
 from sklearn.utils import check_random_state, gen_batches
 from threadpoolctl import ThreadpoolController
 
-# scikit-learn versions whose MLPClassifier this trainer reproduces bit for bit. Add a
-# version only after tests/unit/test_lean.py passes against it.
-VERIFIED_SKLEARN = ("1.9.1",)
+# The versions this trainer reproduces scikit-learn's MLPClassifier with, bit for bit: its
+# code, and numpy's reductions and kernels that both rely on. Add a version only after
+# tests/unit/test_lean.py passes against it.
+VERIFIED = {"scikit-learn": ("1.9.1",), "numpy": ("2.4.6",)}
 
 LEAN = "lean"
 SCIKIT_LEARN = "scikit-learn"
@@ -127,8 +128,9 @@ def _resolved(params: Mapping[str, Any], name: str) -> Any:
 
 def uncovered_reason(params: Mapping[str, Any]) -> str | None:
     """Why the lean trainer would not reproduce ``MLPClassifier(**params).fit``, or None if it does."""
-    if sklearn.__version__ not in VERIFIED_SKLEARN:
-        return f"scikit-learn {sklearn.__version__} is not a version the lean trainer was verified against"
+    for library, version in (("scikit-learn", sklearn.__version__), ("numpy", np.__version__)):
+        if version not in VERIFIED[library]:
+            return f"{library} {version} is not a version the lean trainer was verified against"
     unknown = set(params) - set(_DEFAULTS)
     if unknown:
         return f"unknown MLPClassifier parameters {sorted(unknown)}"
