@@ -1,11 +1,14 @@
 """The contract users trust: run_search reports exactly what GridSearchCV reports."""
 
+import os
 import threading
+import time
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
+from joblib import delayed
 from joblib.externals.loky import get_reusable_executor
 from sklearn.model_selection import GridSearchCV
 from threadpoolctl import threadpool_limits
@@ -184,3 +187,24 @@ def test_each_fit_says_which_trainer_ran_it():
 def test_a_small_search_runs_here_rather_than_starting_workers():
     result = run_search(SPECS["adam"], n_jobs=2, refit=False)
     assert {f["worker"] for f in result.fits} == {worker_name()}
+
+
+def _dies_on_a_worker(unit, parent):
+    """A unit of work that kills the worker process it runs on, and takes a moment here."""
+    if os.getpid() != parent:
+        os._exit(1)
+    time.sleep(0.2)
+    return unit
+
+
+def test_a_unit_whose_worker_dies_is_trained_here():
+    get_reusable_executor(max_workers=1).submit(tuning.engine.search._ready).result()  # up, and takes a unit at once
+    parent, made, done = os.getpid(), [], []
+
+    def task(unit):
+        made.append(unit)
+        return delayed(_dies_on_a_worker)(unit, parent)
+
+    assert tuning.engine.search._run_here_and_on_workers([0, 1, 2, 3], task, 1, done.append, None)
+    assert sorted(done) == [0, 1, 2, 3]
+    assert made.count(0) == 2  # sent to the worker, which died, then trained here

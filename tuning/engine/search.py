@@ -14,7 +14,7 @@ import time
 import warnings
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+from concurrent.futures import BrokenExecutor, Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -227,9 +227,9 @@ def _run_here_and_on_workers(units: list[_Unit], task: Callable[[_Unit], Any], n
     long as a small search's whole training. So this process starts on the cheapest units
     at once, while each worker gets the costliest unit left as soon as it is up and idle
     (a first no-op task says when). A search that fits in this process is done before the
-    workers would have helped; a large one loses no time waiting for them. Results are
-    handed to ``on_unit`` in this thread. Returns False when cancelled: the units running
-    here and on the workers finish, the rest are left.
+    workers would have helped; a large one loses no time waiting for them. A unit whose
+    worker dies is trained here. Results are handed to ``on_unit`` in this thread. Returns
+    False when cancelled: the units running here and on the workers finish, the rest are left.
     """
     todo = deque(units)  # costliest first
     lock = threading.Lock()
@@ -246,34 +246,45 @@ def _run_here_and_on_workers(units: list[_Unit], task: Callable[[_Unit], Any], n
                 return
             unit = todo.popleft()
             func, args, kwargs = task(unit)
-            submitted = executor.submit(func, *args, **kwargs)
+            try:
+                submitted = executor.submit(func, *args, **kwargs)
+            except Exception:  # the workers are gone: this process takes the unit
+                todo.appendleft(unit)
+                return
             in_flight.add(submitted)
         submitted.add_done_callback(lambda f, unit=unit: (finished.put((f, unit)), feed(f)))
+
+    def run_here(unit: _Unit) -> UnitResult:
+        func, args, kwargs = task(unit)
+        return func(*args, **kwargs)
+
+    def collect(future: Future, unit: _Unit) -> None:
+        if isinstance(future.exception(), BrokenExecutor):  # its worker died: no fit is lost, train it here
+            on_unit(run_here(unit))
+        else:
+            on_unit(future.result())
 
     for _ in range(n_workers):
         executor.submit(_ready).add_done_callback(lambda f: feed())
     try:
         while True:
             while not finished.empty():
-                future, _ = finished.get()
-                on_unit(future.result())
+                collect(*finished.get())
             if cancel is not None and cancel.is_set():
                 return False
             with lock:
                 unit = todo.pop() if todo else None
                 busy = bool(in_flight)
             if unit is not None:  # the cheapest unit left, here
-                func, args, kwargs = task(unit)
-                on_unit(func(*args, **kwargs))
+                on_unit(run_here(unit))
             elif busy:
                 try:
-                    future, _ = finished.get(timeout=0.1)
+                    collect(*finished.get(timeout=0.1))
                 except queue.Empty:
                     continue
-                on_unit(future.result())
             else:  # every unit done: the last results were queued before their futures left in_flight
                 while not finished.empty():
-                    on_unit(finished.get()[0].result())
+                    collect(*finished.get())
                 return True
     except KeyboardInterrupt:
         return False
