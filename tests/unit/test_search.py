@@ -205,6 +205,6 @@ def test_a_unit_whose_worker_dies_is_trained_here():
         made.append(unit)
         return delayed(_dies_on_a_worker)(unit, parent)
 
-    assert tuning.engine.search._run_here_and_on_workers([0, 1, 2, 3], task, 1, done.append, None)
+    assert tuning.engine.search._run_here_and_on_workers([0, 1, 2, 3], task, lambda u: 1.0, 1, done.append, None)
     assert sorted(done) == [0, 1, 2, 3]
     assert made.count(0) == 2  # sent to the worker, which died, then trained here

@@ -184,7 +184,9 @@ def _run_units(
         n_workers = effective_n_jobs(n_jobs) - 1  # this process is one of the n_jobs
         if n_workers < 1 or len(units) < 2 or _work_seconds(spec, data, units) < IN_PROCESS_SECONDS:
             n_workers = 0  # a small search: all here, rather than waiting for worker processes to start
-        return _run_here_and_on_workers(units, lambda u: next(tasks([u])), n_workers, on_unit, cancel)
+        costs = {u.index: _work_seconds(spec, data, [u]) for u in units}
+        return _run_here_and_on_workers(units, lambda u: next(tasks([u])), lambda u: costs[u.index], n_workers,
+                                        on_unit, cancel)
 
     # On a cluster: everything sizeable goes to the workers once. A worker that dies can take data or
     # tasks with it; the units it had not finished run again (finished ones are kept), up to 3 times.
@@ -219,53 +221,67 @@ def _ready() -> bool:
     return True
 
 
-def _run_here_and_on_workers(units: list[_Unit], task: Callable[[_Unit], Any], n_workers: int,
-                             on_unit: Callable[[UnitResult], None], cancel: threading.Event | None) -> bool:
+def _run_here_and_on_workers(units: list[Any], task: Callable[[Any], Any], cost: Callable[[Any], float],
+                             n_workers: int, on_unit: Callable[[UnitResult], None],
+                             cancel: threading.Event | None) -> bool:
     """Evaluate the units in this process and on ``n_workers`` loky worker processes at once.
 
     Starting a worker process takes a second or more (several on a busy machine), about as
     long as a small search's whole training. So this process starts on the cheapest units
-    at once, while each worker gets the costliest unit left as soon as it is up and idle
-    (a first no-op task says when). A search that fits in this process is done before the
-    workers would have helped; a large one loses no time waiting for them. A unit whose
-    worker dies is trained here. Results are handed to ``on_unit`` in this thread. Returns
-    False when cancelled: the units running here and on the workers finish, the rest are left.
+    at once, while a worker, as soon as it is up and idle (a first no-op task says when),
+    gets the costliest unit left, as long as this process has as much to do besides (by
+    ``cost``): a worker that started late never holds the search up with a unit this
+    process would have finished sooner. A search that fits in this
+    process is done before the workers would have helped; a large one loses no time
+    waiting for them. A unit whose worker dies is trained here. Results are handed to
+    ``on_unit`` in this thread. Returns False when cancelled: the units running here and
+    on the workers finish, the rest are left.
     """
     todo = deque(units)  # costliest first
+    here = [0.0]  # the cost of the unit this process is training
+    idle = [0]  # workers up and waiting for a unit
     lock = threading.Lock()
-    finished: queue.Queue[tuple[Future, _Unit]] = queue.Queue()
+    finished: queue.Queue[tuple[Future, Any]] = queue.Queue()
     in_flight: set[Future] = set()
     stopping = threading.Event()
     executor = get_reusable_executor(max_workers=n_workers) if n_workers else None
 
-    def feed(future: Future | None = None) -> None:  # a worker slot is free: give it the costliest unit
+    def feed(freed: Future | None = None, ready: bool = False) -> None:
+        """Give idle workers the costliest units, while this process has as much to do besides."""
+        submitted = []
         with lock:
-            if future is not None:
-                in_flight.discard(future)
-            if stopping.is_set() or not todo:
-                return
-            unit = todo.popleft()
-            func, args, kwargs = task(unit)
-            try:
-                submitted = executor.submit(func, *args, **kwargs)
-            except Exception:  # the workers are gone: this process takes the unit
-                todo.appendleft(unit)
-                return
-            in_flight.add(submitted)
-        submitted.add_done_callback(lambda f, unit=unit: (finished.put((f, unit)), feed(f)))
+            if freed is not None:
+                in_flight.discard(freed)
+            if freed is not None or ready:
+                idle[0] += 1
+            while idle[0] and todo and not stopping.is_set():
+                if 2 * cost(todo[0]) > sum(cost(u) for u in todo) + here[0]:
+                    break  # this process would finish it (and everything else) sooner
+                unit = todo.popleft()
+                func, args, kwargs = task(unit)
+                try:
+                    future = executor.submit(func, *args, **kwargs)
+                except Exception:  # the workers are gone: this process takes the unit
+                    todo.appendleft(unit)
+                    break
+                in_flight.add(future)
+                idle[0] -= 1
+                submitted.append((future, unit))
+        for future, unit in submitted:
+            future.add_done_callback(lambda f, unit=unit: (finished.put((f, unit)), feed(f)))
 
-    def run_here(unit: _Unit) -> UnitResult:
+    def run_here(unit: Any) -> UnitResult:
         func, args, kwargs = task(unit)
         return func(*args, **kwargs)
 
-    def collect(future: Future, unit: _Unit) -> None:
+    def collect(future: Future, unit: Any) -> None:
         if isinstance(future.exception(), BrokenExecutor):  # its worker died: no fit is lost, train it here
             on_unit(run_here(unit))
         else:
             on_unit(future.result())
 
     for _ in range(n_workers):
-        executor.submit(_ready).add_done_callback(lambda f: feed())
+        executor.submit(_ready).add_done_callback(lambda f: feed(ready=True))
     try:
         while True:
             while not finished.empty():
@@ -275,7 +291,10 @@ def _run_here_and_on_workers(units: list[_Unit], task: Callable[[_Unit], Any], n
             with lock:
                 unit = todo.pop() if todo else None
                 busy = bool(in_flight)
+                here[0] = 0.0 if unit is None else cost(unit)
             if unit is not None:  # the cheapest unit left, here
+                if idle[0]:
+                    feed()  # now that this process is busy, an idle worker may take the costliest
                 on_unit(run_here(unit))
             elif busy:
                 try:
