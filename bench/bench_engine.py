@@ -287,8 +287,9 @@ def main() -> None:
     args = parser.parse_args()
 
     import sklearn
-    print(f"scikit-learn {sklearn.__version__}, numpy {np.__version__}, {os.cpu_count()} cores; "
-          f"median of {args.repeats} alternating runs per grid")
+    warnings.filterwarnings("ignore", message="Trying to resize an executor")  # fresh workers for every run
+    print(f"scikit-learn {sklearn.__version__}, numpy {np.__version__}, {os.cpu_count()} cores, load average "
+          f"{os.getloadavg()[0]:.1f}; median of {args.repeats} alternating runs per grid")
     ratios = {}
     for name in args.only.split(","):
         ratios[name] = bench_playground() if name == "playground" else bench_grid(name, args.repeats)
@@ -296,7 +297,8 @@ def main() -> None:
         bench_stacking()
     if args.crossover:
         bench_crossover()
-    print("\nsummary: " + ", ".join(f"{k} {v:.2f}x" for k, v in ratios.items()))
+    print("\nsummary: " + ", ".join(f"{k} {v:.2f}x" for k, v in ratios.items())
+          + f" (load average {os.getloadavg()[0]:.1f} at the end)")
 
 
 if __name__ == "__main__":
