@@ -12,6 +12,7 @@ import queue
 import threading
 import time
 import warnings
+import weakref
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import BrokenExecutor, Future
@@ -221,6 +222,26 @@ def _ready() -> bool:
     return True
 
 
+_started_executors: weakref.WeakSet = weakref.WeakSet()
+
+
+def _kill_workers() -> None:
+    """Kill the workers' processes, whatever they are doing (their results are not wanted any more)."""
+    for executor in list(_started_executors):
+        executor.shutdown(wait=False, kill_workers=True)
+
+
+def _stop_workers_at_exit(executor: Any) -> None:
+    """Have the interpreter kill ``executor``'s workers when it exits, rather than wait for their units.
+
+    loky's own exit hook waits for every task in flight; registered after it (on the first
+    task), this one runs first, so stopping a server or a command is never held up by a unit.
+    """
+    if not _started_executors:
+        threading._register_atexit(_kill_workers)
+    _started_executors.add(executor)
+
+
 def _run_here_and_on_workers(units: list[Any], task: Callable[[Any], Any], cost: Callable[[Any], float],
                              n_workers: int, on_unit: Callable[[UnitResult], None],
                              cancel: threading.Event | None) -> bool:
@@ -282,6 +303,7 @@ def _run_here_and_on_workers(units: list[Any], task: Callable[[Any], Any], cost:
 
     for _ in range(n_workers):
         executor.submit(_ready).add_done_callback(lambda f: feed(ready=True))
+        _stop_workers_at_exit(executor)
     try:
         while True:
             while not finished.empty():
@@ -309,6 +331,10 @@ def _run_here_and_on_workers(units: list[Any], task: Callable[[Any], Any], cost:
         return False
     finally:
         stopping.set()
+        with lock:
+            leftover = bool(in_flight) or idle[0] + len(in_flight) < n_workers  # units, or workers still starting
+        if executor is not None and leftover:
+            executor.shutdown(wait=False, kill_workers=True)  # nothing they do now is wanted
 
 
 def _consume(outputs: Any, on_unit: Callable[[UnitResult], None], cancel: threading.Event | None) -> bool:
