@@ -1,8 +1,14 @@
-"""The sidebar's dataset picker: built-ins with their options, CSV upload, and cached loading."""
+"""The sidebar's dataset picker: built-ins with their options, CSV upload, and cached loading.
+
+The picker is shared by the pages: its widgets keep their values for the whole session
+(:func:`dashboard.page.keep_widget_values`), and an uploaded file is kept for the session
+too, so the dataset chosen on one page is the one the next page shows.
+"""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -64,25 +70,44 @@ def _builtin_options(name: str) -> dict[str, Any]:
     return spec
 
 
-def _uploaded_csv() -> tuple[dict[str, Any], Dataset]:
-    """The upload widget and target choice; stops the page with one message for a bad file."""
-    upload = st.file_uploader("Your CSV file", key="dataset_csv",
+def _forget_removed_upload() -> None:
+    """The user removed the file (or chose another): forget the one kept for the session."""
+    st.session_state.pop("dataset_upload", None)
+    st.session_state.pop("dataset_csv_target", None)
+
+
+def _uploaded_csv(notice: Any) -> tuple[dict[str, Any], Dataset]:
+    """The upload widget and target choice; stops the page with one message (here and in ``notice``)
+    for a missing or bad file. The file is kept under the user's own name for the session."""
+    upload = st.file_uploader("Your CSV file", key="dataset_csv", on_change=_forget_removed_upload,
                               help="A header row, one row per example, commas, semicolons or tabs.")
-    if upload is None:
+    if upload is not None:
+        raw = upload.getvalue()
+        path = save_upload(raw, upload.name)
+        session_uploads().add(str(path))
+        st.session_state["dataset_upload"] = {"path": str(path), "target": None}
+    kept = st.session_state.get("dataset_upload")
+    if kept is None or not Path(kept["path"]).is_file():
         st.info("Upload a CSV file, or choose a built-in dataset.")
+        notice.info("Upload a CSV file in the sidebar (or choose a built-in dataset) to build a grid on it.",
+                    icon=":material/upload_file:")
         st.stop()
-    raw = upload.getvalue()
+    path = Path(kept["path"])
+    if upload is None:
+        st.text(f"Using {path.name}, uploaded earlier.\nUpload another file to replace it.")
+        raw = path.read_bytes()
     try:
-        columns = csv_columns(raw, name=upload.name)
-        target = st.selectbox("Target column", columns, index=columns.index(guess_target(columns)),
-                              key="dataset_csv_target", help="The column to predict")
-        data = cached_csv(raw, upload.name, target)
+        columns = csv_columns(raw, name=path.name)
+        wanted = kept["target"] if kept["target"] in columns else guess_target(columns)
+        target = st.selectbox("Target column", columns, index=columns.index(wanted), key="dataset_csv_target",
+                              help="The column to predict")
+        kept["target"] = target
+        data = cached_csv(raw, path.name, target)
     except DataError as exc:
         st.error(plain(exc), icon=":material/block:")
+        notice.error(plain(exc), icon=":material/block:")
         st.stop()
-    path = str(save_upload(raw, upload.name))
-    session_uploads().add(path)
-    return {"csv": path, "target": target}, data
+    return {"csv": str(path), "target": target}, data
 
 
 def choose_dataset() -> tuple[dict[str, Any], Dataset]:
@@ -90,6 +115,7 @@ def choose_dataset() -> tuple[dict[str, Any], Dataset]:
 
     Returns the spec's ``dataset`` field and the loaded data.
     """
+    notice = st.container()  # the main area: a refusal shows here too, not only in the narrow sidebar
     with st.sidebar:
         st.header("Dataset")
         names = [*BUILTIN_DATASETS, UPLOAD]
@@ -98,13 +124,13 @@ def choose_dataset() -> tuple[dict[str, Any], Dataset]:
                             format_func=lambda n: "Upload a CSV…" if n == UPLOAD else n.replace("_", " "),
                             help="Bundled with scikit-learn, generated, or your own CSV; nothing is downloaded.")
         if name == UPLOAD:
-            spec, data = _uploaded_csv()
+            spec, data = _uploaded_csv(notice)
         else:
             spec = _builtin_options(name)
             data = cached_dataset(spec)
         _show_summary(data)
     if data.report:
-        show_csv_report(data)
+        show_csv_report(data, notice)
     return spec, data
 
 
@@ -119,9 +145,13 @@ def _show_summary(data: Dataset) -> None:
         st.plotly_chart(fig, theme=None, key="dataset_scatter", config={"displayModeBar": False})
 
 
-def show_csv_report(data: Dataset) -> None:
+def show_csv_report(data: Dataset, notice: Any = None) -> None:
     """What loading a CSV did and what the pipeline will do; every name shown as plain text."""
     report = data.report or {}
+    dropped = report["dropped_columns"]
+    if dropped and notice is not None:
+        reasons = "; ".join(f"{c!r}, {why}" for c, why in dropped.items())
+        notice.text(f"{data.name}: not used as features: {reasons}.")
     with st.expander(plain(f"About this file: {data.n_samples} rows, target column {report['target']!r}"),
                      expanded=False):
         columns = [{"column": c, "kind": "numeric", "missing": report["missing_values"].get(c, 0)}

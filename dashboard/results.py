@@ -14,6 +14,7 @@ from tuning.data.dataset import Dataset
 from tuning.engine.results import SearchResult
 from tuning.figures import fig_candidate_losses, fig_error_vs_hidden_size, fig_fit_timeline, fig_score_heatmap
 from tuning.services.codegen import sklearn_script, torch_script
+from tuning.services.experiments import cv_results_table
 
 
 def _select_from_chart(prefix: str) -> None:
@@ -22,16 +23,16 @@ def _select_from_chart(prefix: str) -> None:
         st.session_state[f"{prefix}_selected"] = int(points[0]["customdata"])
 
 
-def _select_from_table(prefix: str) -> None:
+def _select_from_table(prefix: str, candidates: list[int]) -> None:
     rows = st.session_state[f"{prefix}_table"].selection.rows
-    st.session_state[f"{prefix}_selected"] = int(rows[0]) if rows else None
+    st.session_state[f"{prefix}_selected"] = candidates[rows[0]] if rows else None
 
 
 def _best(result: SearchResult, prefix: str) -> None:
     if result.model_note:  # a model from someone else's store is never loaded
         st.info(plain(result.model_note), icon=":material/shield:")
     c1, c2 = st.columns([1, 2])
-    c1.metric(f"best_score_ ({result.spec.scoring})", f"{result.best_score:.4f}")
+    c1.metric(f"best_score_ ({result.scoring})", f"{result.best_score:.4f}")
     c2.markdown("**best_params_**")
     c2.dataframe({"parameter": list(result.best_params), "value": [json.dumps(v) for v in result.best_params.values()]},
                  hide_index=True, key=f"{prefix}_best_params")
@@ -40,6 +41,8 @@ def _best(result: SearchResult, prefix: str) -> None:
         joblib.dump(result.best_estimator, buffer)
         c1.download_button("Download best_estimator_ (joblib)", buffer.getvalue(), "best_estimator.joblib",
                            key=f"{prefix}_download_model")
+    elif result.refit_error:
+        c1.warning(f"No best_estimator_: {result.refit_error}. The scores below are complete.")
 
 
 def show_results(result: SearchResult, *, prefix: str = "gs", data: Dataset | None = None) -> None:
@@ -49,6 +52,8 @@ def show_results(result: SearchResult, *, prefix: str = "gs", data: Dataset | No
     if result.best_index is None:
         st.info("No candidate finished all its folds yet.")
         return
+    for note in result.warnings:
+        st.caption(f"scikit-learn warned: {note}")
     _best(result, prefix)
     frame = result.to_frame()
     varying = [c.removeprefix("param_") for c in frame if c.startswith("param_") and frame[c].astype(str).nunique() > 1]
@@ -67,7 +72,8 @@ def show_results(result: SearchResult, *, prefix: str = "gs", data: Dataset | No
             fig_candidate_losses(result, rows=None if rows == "(none)" else rows,
                                  cols=None if cols == "(none)" else cols, highlight=selected),
             f"{prefix}_loss_fig", on_select=lambda: _select_from_chart(prefix), selection_mode="points")
-        st.caption("Click a curve (or a table row) to highlight a candidate; the best is starred.")
+        st.caption("★ marks the best candidate (bold black). Click a curve, or a row of the cv_results_ table, to "
+                   "select another: it is drawn dashed and thick.")
     with tabs[2]:
         if len(varying) >= 2:
             c1, c2 = st.columns(2)
@@ -79,10 +85,15 @@ def show_results(result: SearchResult, *, prefix: str = "gs", data: Dataset | No
     with tabs[3]:
         show_chart(fig_fit_timeline(result), f"{prefix}_timeline_fig")
     with tabs[4]:
-        shown = frame[[c for c in frame if c.startswith("param_")] +
-                      ["mean_test_score", "std_test_score", "rank_test_score", "mean_train_score", "mean_fit_time"]]
-        st.dataframe(shown.astype({c: str for c in shown if c.startswith("param_")}), key=f"{prefix}_table",
-                     on_select=lambda: _select_from_table(prefix), selection_mode="single-row")
+        table, same = cv_results_table(result)
+        candidates = [int(i) for i in table.index]
+        st.dataframe(table, key=f"{prefix}_table", selection_mode="single-row",
+                     on_select=lambda: _select_from_table(prefix, candidates),
+                     column_config={c: st.column_config.NumberColumn(format="%.4f") for c in table
+                                    if c.startswith(("mean_", "std_"))})
+        if same:
+            st.text("The same for every candidate (not shown): "
+                    + ", ".join(f"{name}={value}" for name, value in same.items()))
         c1, c2 = st.columns(2)
         c1.download_button("Download cv_results_ (CSV)", frame.to_csv(index=False), "cv_results.csv",
                            key=f"{prefix}_download_csv")
@@ -94,6 +105,9 @@ def show_results(result: SearchResult, *, prefix: str = "gs", data: Dataset | No
 
 def show_code(result: SearchResult, data: Dataset | None, prefix: str) -> None:
     """The scikit-learn script that reproduces the scores, and the best network in PyTorch."""
+    if result.spec is None:
+        st.info("This search was fitted in Python (tuning.GridSearchCV): its code is the notebook's.")
+        return
     script = sklearn_script(result.spec, data)
     st.markdown("**Plain scikit-learn**: run it and `best_score_` is the same as above.")
     st.code(script, language="python")

@@ -2,6 +2,8 @@
 
 The public API sits here; no Streamlit anywhere in this package.
 
+- A drop-in for scikit-learn's search: :class:`GridSearchCV` (``from tuning import GridSearchCV``),
+  faster on ``MLPClassifier`` grids, with every loss curve kept.
 - Running a spec: :func:`run_search` (``load_spec``/``parse_spec`` validate one) returns a
   :class:`SearchResult` whose ``cv_results`` load into ``pandas.DataFrame``.
 - Data: :func:`load_dataset` for the built-ins and CSV files.
@@ -19,6 +21,7 @@ from tuning.data.dataset import Dataset
 from tuning.data.datasets import list_datasets, load_dataset
 from tuning.engine.results import SearchResult
 from tuning.engine.search import Progress, run_search, sklearn_equivalent
+from tuning.engine.search_cv import GridSearchCV
 from tuning.engine.spec import ExperimentSpec, load_spec, parse_spec
 from tuning.engine.store import ExperimentStore
 from tuning.errors import DataError, SearchFailed, SpecError, TuningError
@@ -38,6 +41,7 @@ __all__ = [
     "Dataset",
     "ExperimentSpec",
     "ExperimentStore",
+    "GridSearchCV",
     "Progress",
     "SearchFailed",
     "SearchResult",

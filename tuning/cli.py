@@ -8,7 +8,9 @@ traceback to a log file and reported in one line with exit status 1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
 import os
 import re
 import sys
@@ -16,7 +18,8 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -100,6 +103,31 @@ def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
     os.replace(tmp, path)
 
 
+def _score_text(score: float | None) -> str:
+    """A score for people: 4 decimals, or ``nan`` (GridSearchCV's score when every fit of a candidate failed)."""
+    return "nan" if score is None or math.isnan(score) else f"{score:.4f}"
+
+
+@contextlib.contextmanager
+def _training_output_to_stderr() -> Iterator[None]:
+    """While training, what fits print (``verbose=True``, in this process or in workers it starts)
+    goes to standard error, so that standard output holds only the CLI's own lines."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+        os.dup2(2, 1)
+    except OSError:  # no file descriptor 1: only Python-level output to redirect
+        saved = None
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        if saved is not None:
+            sys.stderr.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     out = Path(args.out)
@@ -112,22 +140,34 @@ def _cmd_run(args: argparse.Namespace) -> int:
     scheduler = check_address(args.scheduler) if args.scheduler else None
     if scheduler is not None and scheduler != LOCAL:
         print(f"warning: {TRUST_WARNING}", file=sys.stderr)
-    result = run_search(spec, n_jobs=args.n_jobs, progress=bar, cancel=cancel, store=store,
-                        refit=bool(args.model) or store is not None, max_epochs=args.max_epochs,
-                        scheduler=scheduler)
+    with warnings.catch_warnings(), _training_output_to_stderr():
+        warnings.simplefilter("ignore")  # what matters comes back in result.warnings, one line each
+        result = run_search(spec, n_jobs=args.n_jobs, progress=bar, cancel=cancel, store=store,
+                            refit=bool(args.model) or store is not None, max_epochs=args.max_epochs,
+                            scheduler=scheduler)
     _write_atomically(out, result.save)
     if args.model and result.best_estimator is not None:
         _write_atomically(Path(args.model), lambda p: joblib.dump(result.best_estimator, p))
     if result.status == "cancelled":
         print(f"cancelled: kept {result.fits_done} of {result.fits_total} finished fits in {out}", file=sys.stderr)
         return 130
+    for note in result.warnings:
+        print(f"warning: {note}", file=sys.stderr)
     saved = 1 - result.epochs_trained / result.epochs_gridsearchcv if result.epochs_gridsearchcv else 0.0
-    print(f"best {spec.scoring}: {result.best_score:.4f} with {json.dumps(result.best_params)}")
+    print(f"best {spec.scoring}: {_score_text(result.best_score)} with {json.dumps(result.best_params)}")
     print(f"{result.fits_done} fits in {result.elapsed:.1f}s; trained {result.epochs_trained:,} epochs "
           f"where GridSearchCV trains {result.epochs_gridsearchcv:,} ({saved:.0%} saved)")
     if store is not None:
         print(f"experiment {result.experiment_id} in {store.path}")
-    print(f"wrote {out}" + (f" and {args.model}" if args.model else ""))
+    model_written = bool(args.model) and result.best_estimator is not None
+    print(f"wrote {out}" + (f" and {args.model}" if model_written else ""))
+    if result.refit_error and args.model:
+        print(f"error: {result.refit_error}; no model was written to {args.model}. The cross-validation results "
+              f"are complete in {out}", file=sys.stderr)
+        return 2
+    if result.refit_error:
+        print(f"warning: {result.refit_error}, so the stored experiment has no model; its cross-validation "
+              "results are complete", file=sys.stderr)
     return 0
 
 
@@ -142,7 +182,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         return 0
     print(f"{'id':<13}{'dataset':<15}{'status':<12}{'fits':>11}  {'best':>7}  {'created':<20}name")
     for r in rows:
-        best = f"{r['best_score']:.4f}" if r["best_score"] is not None else "-"
+        best = _score_text(r["best_score"]) if r["best_score"] is not None else "-"
         print(f"{printable(r['id']):<13}{printable(r['dataset'])[:14]:<15}{printable(r['status']):<12}"
               f"{r['fits_done']:>5}/{r['fits_total']:<5}  {best:>7}  {r['created']:<20}{printable(r['name'])}")
     return 0
@@ -165,7 +205,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
     out = Path(args.out)
     _check_writable(out, "--out")
     _write_atomically(out, result.save)
-    print(f"best {result.spec.scoring}: {result.best_score:.4f} with {json.dumps(result.best_params)}; wrote {out}")
+    print(f"best {result.scoring}: {_score_text(result.best_score)} with {json.dumps(result.best_params)}; "
+          f"wrote {out}")
     return 0
 
 

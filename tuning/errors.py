@@ -30,6 +30,12 @@ class SearchFailed(TuningError):
     """Every fit of the search failed, so there is no result to show."""
 
 
+def sentence(text: object) -> str:
+    """Text (or an exception's message) ready to be followed by ``. Fix...`` or ``)``: one line,
+    without its own final full stop, so that messages never read "preprocessed.. Check"."""
+    return " ".join(str(text).split()).rstrip(".").rstrip()
+
+
 def describe_value(value: object) -> str:
     """Show a bad value and its type the way error messages quote it."""
     text = repr(value)

@@ -1,5 +1,7 @@
 """Figures: pure functions, results in, ``plotly.graph_objects.Figure`` out.
 
+The search figures take a :class:`~tuning.SearchResult` or a fitted ``tuning.GridSearchCV``.
+
 Every figure goes through :func:`apply_theme` (the Okabe–Ito colour-blind-safe palette,
 readable fonts, and a projection mode with large text and thick lines).
 """
@@ -16,7 +18,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from tuning.data.dataset import Dataset
-from tuning.engine.results import SearchResult
+from tuning.engine.results import SearchResult, as_search_result
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 PROJECTION_MIN_TEXT = 20  # px: the smallest text in a figure in projection mode
@@ -101,22 +103,30 @@ def _varying(params_list: Sequence[Mapping[str, Any]]) -> list[str]:
     return [n for n in names if len({json.dumps(p.get(n)) for p in params_list}) > 1]
 
 
+def _finished(curve: Mapping[str, Any]) -> bool:
+    """Every fold of the candidate has finished (a running or stopped search has some that have not)."""
+    return all(f is not None for f in curve["folds"])
+
+
 def fig_candidate_losses(
-    result: SearchResult,
+    result: SearchResult | Any,
     *,
     rows: str | None = None,
     cols: str | None = None,
     highlight: int | None = None,
     projection: bool = False,
 ) -> go.Figure:
-    """Loss over iterations for every candidate (mean over folds).
+    """Loss over iterations for every finished candidate (mean over folds), one trace per candidate.
 
     With ``rows``/``cols`` (parameter names) one panel per value pair, the other
-    parameters as lines; without, one overlay. The best candidate (or ``highlight``)
-    is drawn bold; the others faded.
+    parameters as lines; without, one overlay. The best candidate is always the bold
+    black "★ best" line; ``highlight`` (a selected candidate) is drawn dashed in its
+    own colour, so selecting another candidate never moves the star. Legend entries
+    follow the values' order, numbers as numbers.
     """
+    result = as_search_result(result)
     params = result.cv_results["params"]
-    chosen = highlight if highlight is not None else result.best_index
+    best = result.best_index
     row_values = sorted({json.dumps(p.get(rows)) for p in params}, key=_sort_key) if rows else ["null"]
     col_values = sorted({json.dumps(p.get(cols)) for p in params}, key=_sort_key) if cols else ["null"]
     titles = [", ".join(x for x in (f"{rows}={r}" if rows else "", f"{cols}={c}" if cols else "") if x)
@@ -129,25 +139,31 @@ def fig_candidate_losses(
     colour_values = sorted({json.dumps(p.get(colour_by)) for p in params}, key=_sort_key) if colour_by else []
     in_legend: set[str] = set()
     for index, (p, curve) in enumerate(zip(params, result.curves)):
-        losses = _mean_curve(curve["folds"])
+        losses = _mean_curve(curve["folds"]) if _finished(curve) else []
         if not losses:
             continue
         r = row_values.index(json.dumps(p.get(rows))) + 1 if rows else 1
         c = col_values.index(json.dumps(p.get(cols))) + 1 if cols else 1
-        bold = index == chosen
-        group = f"{colour_by}={json.dumps(p.get(colour_by))}" if colour_by else "candidates"
-        name = "★ " + ("<br>".join(f"{n}={json.dumps(p.get(n))}" for n in legend_names) or f"candidate {index}") \
-            if bold else group
+        value = json.dumps(p.get(colour_by))
+        colour = OKABE_ITO[colour_values.index(value) % 7] if colour_by else OKABE_ITO[0]
+        group = f"{colour_by}={value}" if colour_by else "candidates"
+        described = "<br>".join(f"{n}={json.dumps(p.get(n))}" for n in legend_names) or f"candidate {index}"
+        if index == best:
+            style = {"name": f"★ best<br>{described}", "legendgroup": "best", "legendrank": 1, "showlegend": True,
+                     "line": {"width": 4, "color": "#000000"}, "opacity": 1.0}
+        elif index == highlight:
+            style = {"name": f"selected<br>{described}", "legendgroup": "selected", "legendrank": 2,
+                     "showlegend": True, "line": {"width": 4, "color": colour, "dash": "dash"}, "opacity": 1.0}
+        else:
+            rank = 10 + (colour_values.index(value) if colour_by else 0)
+            style = {"name": group, "legendgroup": group, "legendrank": rank, "showlegend": group not in in_legend,
+                     "line": {"width": 1.8, "color": colour}, "opacity": 0.55}
+            in_legend.add(group)
         fig.add_trace(go.Scatter(
-            x=list(range(1, len(losses) + 1)), y=losses, mode="lines", name=name,
-            legendgroup="chosen" if bold else group, showlegend=bold or group not in in_legend,
-            customdata=[index] * len(losses),
+            x=list(range(1, len(losses) + 1)), y=losses, mode="lines", customdata=[index] * len(losses),
             hovertemplate=f"candidate {index}<br>{format_params(p)}<br>epoch %{{x}}: loss %{{y:.4f}}<extra></extra>",
-            line={"width": 4 if bold else 1.8, "color": "#000000" if bold else OKABE_ITO[
-                colour_values.index(json.dumps(p.get(colour_by))) % 7 if colour_by else 0]},
-            opacity=1.0 if bold else 0.55,
+            **style,
         ), row=r, col=c)
-        in_legend.add(group)
     fig.update_layout(title="Loss over iterations, every candidate (mean over folds)",
                       height=max(420, 260 * len(row_values)))
     fig.update_xaxes(title_text="iteration", row=len(row_values))
@@ -166,57 +182,123 @@ def _std_band(x: list, err: np.ndarray, std: np.ndarray, colour: str, name: str 
                       opacity=0.15, line={"width": 0}, hoverinfo="skip", showlegend=False, name=name)
 
 
+def _best_per_size(result: SearchResult, line_param: str | None) -> dict[tuple[str, str], int]:
+    """For each (``line_param`` value, hidden_layer_sizes), the candidate with the best mean CV score."""
+    cv = result.cv_results
+    best: dict[tuple[str, str], int] = {}
+    for i, p in enumerate(cv["params"]):
+        if math.isnan(cv["mean_test_score"][i]):
+            continue
+        key = (json.dumps(p.get(line_param)), json.dumps(p.get("hidden_layer_sizes", [100])))
+        if key not in best or cv["mean_test_score"][i] > cv["mean_test_score"][best[key]]:
+            best[key] = i
+    return best
+
+
+def _add_error_lines(fig: go.Figure, result: SearchResult, idx: list[int], colour: str, label: str | None) -> None:
+    """CV error (solid, with its ±1 std band) and train error (dotted) of candidates ``idx`` by hidden units."""
+    cv, params = result.cv_results, result.cv_results["params"]
+    idx = sorted(idx, key=lambda i: hidden_units(params[i].get("hidden_layer_sizes", [100])))
+    x = [hidden_units(params[i].get("hidden_layer_sizes", [100])) for i in idx]
+    sizes = [json.dumps(params[i].get("hidden_layer_sizes", [100])) for i in idx]
+    kinds = (("test", "solid"), ("train", "dot")) if "mean_train_score" in cv else (("test", "solid"),)
+    for kind, dash in kinds:  # train scores are there unless the search was told not to keep them
+        err = 1 - np.asarray([cv[f"mean_{kind}_score"][i] for i in idx], dtype=float)
+        std = np.asarray([cv[f"std_{kind}_score"][i] for i in idx], dtype=float)
+        name = f"{'CV' if kind == 'test' else 'train'} error" + (f", {label}" if label else "")
+        if kind == "test":
+            fig.add_trace(_std_band(x, err, std, colour, f"±1 std, {label or 'CV'}"))
+        fig.add_trace(go.Scatter(x=x, y=err.tolist(), mode="lines+markers", name=name, customdata=sizes,
+                                 line={"color": colour, "dash": dash, "width": 3},
+                                 hovertemplate="hidden_layer_sizes=%{customdata}<br>error %{y:.3f}<extra></extra>"))
+
+
+def _hidden_units_axis(fig: go.Figure, results: Sequence[SearchResult]) -> None:
+    """Hidden units on x: a tick at every size searched, log scale when the sizes span a decade."""
+    all_x = [hidden_units(p.get("hidden_layer_sizes", [100])) for r in results for p in r.cv_results["params"]]
+    all_x = all_x or [1]
+    fig.update_layout(xaxis_title="hidden units (total)", yaxis_title="error (1 − score)")
+    if max(all_x) >= 10 * min(all_x):
+        fig.update_xaxes(type="log")
+    fig.update_xaxes(tickvals=sorted(set(all_x)))
+
+
 def fig_error_vs_hidden_size(
-    result: SearchResult,
+    result: SearchResult | Any,
     *,
     line_param: str | None = "learning_rate_init",
     projection: bool = False,
 ) -> go.Figure:
     """Train and CV error (1 − score) against total hidden units, ±1 std across folds.
 
-    One pair of lines per value of ``line_param``; for each size and line the best
-    candidate over the other parameters is shown. Log x when sizes span a decade.
+    One pair of lines per value of ``line_param`` (in the values' order, numbers as
+    numbers); for each size and line the best candidate over the other parameters is
+    shown. Log x when sizes span a decade.
     """
-    cv = result.cv_results
-    params = cv["params"]
-    if line_param and line_param not in _varying(params):
+    result = as_search_result(result)
+    if line_param and line_param not in _varying(result.cv_results["params"]):
         line_param = None
-    best: dict[tuple[str, Any], int] = {}
-    for i, p in enumerate(params):
-        if math.isnan(cv["mean_test_score"][i]):
-            continue
-        key = (json.dumps(p.get(line_param)) if line_param else "", json.dumps(p.get("hidden_layer_sizes", [100])))
-        if key not in best or cv["mean_test_score"][i] > cv["mean_test_score"][best[key]]:
-            best[key] = i
+    best = _best_per_size(result, line_param)
     fig = go.Figure()
-    lines = sorted({k[0] for k in best})
-    for n, line in enumerate(lines):
-        idx = sorted((i for k, i in best.items() if k[0] == line),
-                     key=lambda i: hidden_units(params[i].get("hidden_layer_sizes", [100])))
-        x = [hidden_units(params[i].get("hidden_layer_sizes", [100])) for i in idx]
-        sizes = [json.dumps(params[i].get("hidden_layer_sizes", [100])) for i in idx]
-        colour = OKABE_ITO[n % len(OKABE_ITO)]
-        label = f"{line_param}={line}" if line_param else "CV"
-        for kind, dash in (("test", "solid"), ("train", "dot")):
-            err = 1 - np.asarray([cv[f"mean_{kind}_score"][i] for i in idx], dtype=float)
-            std = np.asarray([cv[f"std_{kind}_score"][i] for i in idx], dtype=float)
-            name = f"{'CV' if kind == 'test' else 'train'} error" + (f", {label}" if line_param else "")
-            if kind == "test":
-                fig.add_trace(_std_band(x, err, std, colour, f"±1 std, {label}"))
-            fig.add_trace(go.Scatter(x=x, y=err.tolist(), mode="lines+markers", name=name, customdata=sizes,
-                                     line={"color": colour, "dash": dash, "width": 3},
-                                     hovertemplate="hidden_layer_sizes=%{customdata}<br>error %{y:.3f}<extra></extra>"))
-    all_x = [hidden_units(p.get("hidden_layer_sizes", [100])) for p in params] or [1]
-    fig.update_layout(title="Error versus hidden-layer size", xaxis_title="hidden units (total)",
-                      yaxis_title="error (1 − score)")
-    if max(all_x) >= 10 * min(all_x):
-        fig.update_xaxes(type="log")
-    fig.update_xaxes(tickvals=sorted(set(all_x)))
+    for n, line in enumerate(sorted({k[0] for k in best}, key=_sort_key)):
+        _add_error_lines(fig, result, [i for k, i in best.items() if k[0] == line], OKABE_ITO[n % len(OKABE_ITO)],
+                         f"{line_param}={line}" if line_param else None)
+    fig.update_layout(title="Error versus hidden-layer size")
+    _hidden_units_axis(fig, [result])
     return apply_theme(fig, projection=projection)
 
 
-def fig_score_heatmap(result: SearchResult, *, x: str, y: str, projection: bool = False) -> go.Figure:
+def fig_compare_error_vs_size(results: Mapping[str, SearchResult], *, projection: bool = False) -> go.Figure:
+    """Two (or more) experiments' error against hidden units on one pair of axes.
+
+    ``results`` maps a label (e.g. "A: 3f2a…") to a result; for each hidden size the
+    experiment's best candidate over its other parameters is drawn, CV error solid with
+    its ±1 std band and train error dotted, one colour per experiment.
+    """
+    fig = go.Figure()
+    for n, (label, result) in enumerate(results.items()):
+        best = _best_per_size(result, None)
+        _add_error_lines(fig, result, list(best.values()), OKABE_ITO[n % len(OKABE_ITO)], label)
+    fig.update_layout(title="Error versus hidden-layer size, side by side")
+    _hidden_units_axis(fig, list(results.values()))
+    return apply_theme(fig, projection=projection)
+
+
+def fig_compare_loss_curves(results: Mapping[str, SearchResult], *, projection: bool = False) -> go.Figure:
+    """Every finished candidate's loss curve (mean over folds), one panel per experiment, shared axes.
+
+    In each panel the experiment's best candidate is the bold black "★ best" line, the
+    others faded in the experiment's colour; the axes are the same in every panel.
+    """
+    labels = list(results)
+    fig = make_subplots(rows=1, cols=max(1, len(labels)), shared_xaxes="all", shared_yaxes="all",
+                        subplot_titles=labels, horizontal_spacing=0.05)
+    for n, (label, result) in enumerate(results.items()):
+        colour = OKABE_ITO[n % 7]
+        first_other = next((i for i, c in enumerate(result.curves) if _finished(c) and i != result.best_index), None)
+        for index, (p, curve) in enumerate(zip(result.cv_results["params"], result.curves)):
+            losses = _mean_curve(curve["folds"]) if _finished(curve) else []
+            if not losses:
+                continue
+            best = index == result.best_index
+            fig.add_trace(go.Scatter(
+                x=list(range(1, len(losses) + 1)), y=losses, mode="lines", customdata=[index] * len(losses),
+                name=f"★ best of {label}" if best else label, legendgroup=f"{label}{best}",
+                showlegend=best or index == first_other,
+                line={"width": 4 if best else 1.6, "color": "#000000" if best else colour},
+                opacity=1.0 if best else 0.5, legendrank=2 * n + (1 if best else 2),
+                hovertemplate=f"{label}, candidate {index}<br>{format_params(p)}<br>"
+                              "epoch %{x}: loss %{y:.4f}<extra></extra>",
+            ), row=1, col=n + 1)
+    fig.update_layout(title="Loss over iterations, side by side (mean over folds)", height=460)
+    fig.update_xaxes(title_text="iteration")
+    fig.update_yaxes(title_text="training loss", col=1)
+    return apply_theme(fig, projection=projection)
+
+
+def fig_score_heatmap(result: SearchResult | Any, *, x: str, y: str, projection: bool = False) -> go.Figure:
     """Mean CV score over two parameters (the best over any others)."""
+    result = as_search_result(result)
     cv = result.cv_results
     params = cv["params"]
     xs = sorted({json.dumps(p.get(x)) for p in params}, key=_sort_key)
@@ -245,8 +327,9 @@ def _sort_key(text: str) -> tuple[int, Any]:
     return (2, str(value))
 
 
-def fig_fit_timeline(result: SearchResult, *, projection: bool = False) -> go.Figure:
+def fig_fit_timeline(result: SearchResult | Any, *, projection: bool = False) -> go.Figure:
     """One bar per fit, one row per worker: what ran in parallel, and for how long."""
+    result = as_search_result(result)
     workers = sorted({f["worker"] for f in result.fits})
     fig = go.Figure()
     for n, worker in enumerate(workers):

@@ -4,6 +4,9 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from tests.app.searching import run_search_on_page
+from tuning.services.share import decode_spec
+
 ROOT = Path(__file__).resolve().parents[2]
 CSV = ROOT / "tests" / "data" / "csv"
 
@@ -26,7 +29,9 @@ def test_a_bad_file_is_one_message_then_a_good_file_trains():
     at = _grid_search_page()
     at.file_uploader(key="dataset_csv").upload("photo.csv", (CSV / "image_named.csv").read_bytes()).run()
     assert not at.exception
-    assert len(at.error) == 1 and "is a PNG image, not a CSV file" in at.error[0].value
+    # one message, in the sidebar where the file is chosen and in the main area where the user looks
+    assert [e.value for e in at.sidebar.error] == [e.value for e in at.main.error]
+    assert len(at.main.error) == 1 and "is a PNG image, not a CSV file" in at.main.error[0].value
     assert not at.metric  # nothing else pretends to work
 
     at.file_uploader(key="dataset_csv").set_value(
@@ -37,7 +42,7 @@ def test_a_bad_file_is_one_message_then_a_good_file_trains():
     at.multiselect(key="gs_rates").set_value([0.01])
     at.multiselect(key="gs_iters").set_value([10, 25])
     at.slider(key="gs_cv").set_value(3).run()
-    at.button(key="gs_run").click().run()
+    run_search_on_page(at)
     assert not at.exception
     best = next(m for m in at.metric if m.label.startswith("best_score_"))
     assert 0.0 <= float(best.value) <= 1.0
@@ -47,7 +52,8 @@ def test_choosing_a_continuous_target_explains_why_not():
     at = _grid_search_page()
     at.file_uploader(key="dataset_csv").upload("flowers.csv", (CSV / "good_comma.csv").read_bytes()).run()
     at.selectbox(key="dataset_csv_target").set_value("sepal_length").run()
-    assert "looks continuous" in at.error[0].value and "regression" in at.error[0].value
+    for where in (at.sidebar, at.main):
+        assert "looks continuous" in where.error[0].value and "regression" in where.error[0].value
 
 
 def test_column_names_are_shown_as_plain_text():
@@ -58,3 +64,24 @@ def test_column_names_are_shown_as_plain_text():
     assert "<script>" not in markdown and "**bold**" not in markdown
     tables = [d.value for d in at.dataframe if "column" in d.value]
     assert list(tables[0]["column"])[:2] == ["<script>alert(1)</script>", "**bold**"]
+
+
+def test_an_r_export_names_the_users_file_drops_its_row_numbers_and_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("TUNING_UPLOAD_DIR", str(tmp_path / "uploads"))
+    at = _grid_search_page()
+    at.file_uploader(key="dataset_csv").upload("Pima.tr.csv", (CSV / "Pima.tr.csv").read_bytes()).run()
+    assert not at.exception and not at.error
+    assert any(t.value.startswith("Pima.tr.csv: not used as features: 'Unnamed: 0', the row number (1 to 200)")
+               for t in at.main.text)
+    at.multiselect(key="gs_units").set_value([4])
+    at.multiselect(key="gs_rates").set_value([0.01])
+    at.multiselect(key="gs_iters").set_value([10]).run()
+    run_search_on_page(at)
+    assert not at.exception
+    assert any(m.label.startswith("best_score_") for m in at.metric)
+    shown = " ".join(str(e.value) for e in [*at.text, *at.caption, *at.markdown, *at.code, *at.error, *at.info])
+    assert str(tmp_path) not in shown  # no message, table or script shows the server's copy
+    script = next(c.value for c in at.code if "GridSearchCV(" in c.value)
+    assert "CSV_FILE = 'Pima.tr.csv'" in script and "pd.read_csv(CSV_FILE" in script
+    linked = decode_spec(at.query_params["spec"])
+    assert Path(linked.dataset["csv"]).name == "Pima.tr.csv"  # the link names the user's file too

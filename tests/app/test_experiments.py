@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.app.searching import run_search_on_page
 from tuning.engine.search import run_search
 from tuning.engine.spec import parse_spec
 from tuning.engine.store import ExperimentStore
@@ -98,7 +99,7 @@ def test_a_link_the_form_cannot_show_runs_as_linked():
     at = _page("pages/grid_search.py", spec=encode_spec(spec))
     assert not at.exception
     assert "cannot show" in at.info[0].value
-    at.button(key="gs_run").click().run()
+    run_search_on_page(at)
     assert any(m.label.startswith("best_score_") for m in at.metric)
 
 
@@ -109,7 +110,66 @@ def test_a_damaged_link_is_one_message_and_the_form_still_works():
     assert next(m.value for m in at.metric if m.label == "Fits") == "54"  # the default grid, ready to run
 
 
-def test_an_unknown_experiment_link_is_one_message():
-    at = _page("pages/grid_search.py", exp="ffffffffffff")
+@pytest.mark.parametrize("page", ["pages/grid_search.py", "pages/experiments.py"])
+@pytest.mark.parametrize("link", ["ffffffffffff", "<b>not-an-id</b>"])
+def test_an_unknown_experiment_link_says_so_and_nothing_more(store, page, link):
+    db, first, second = store
+    at = _page(page, exp=link)
     assert not at.exception
-    assert "is not in" in at.error[0].value and at.button(key="gs_run")
+    (message,) = [e.value for e in at.error]
+    if page == "pages/experiments.py":
+        assert message.startswith("There is no experiment") and "here" in message
+        assert (link in message) == link.isalnum()  # an id is repeated only when it looks like one
+    else:
+        assert "not in this server's experiment store" in message and link not in message
+    assert first not in message and second not in message and str(db.path) not in message  # nothing else leaks
+    assert "exp" not in at.query_params
+    if page == "pages/grid_search.py":
+        assert at.button(key="gs_run")  # the form still works
+    else:
+        assert at.dataframe  # the list still shows
+
+
+def test_the_list_shows_what_each_searched_and_filters_by_dataset_name_and_tag(store):
+    db, first, second = store
+    wine = run_search({**FORM_SPEC, "dataset": {"name": "wine"}}, n_jobs=1, store=db).experiment_id
+    db.annotate(first, name="small nets", tags=["baseline"])
+    db.annotate(wine, tags=["baseline", "wine"])
+    at = _page("pages/experiments.py")
+    table = at.dataframe[0].value
+    assert list(table["id"]) == [wine, second, first]  # newest first
+    row = table.set_index("id").loc[first]
+    assert row["searched"] == "hidden_layer_sizes [2], [8] · max_iter 10, 25" and row["cv"] == 3
+    assert row["tags"] == "baseline" and row["fits"] == "12 / 12"
+    at.multiselect(key="ex_filter_dataset").set_value(["iris"]).run()
+    assert set(at.dataframe[0].value["id"]) == {first, second}
+    at.multiselect(key="ex_filter_tags").set_value(["baseline"]).run()
+    assert list(at.dataframe[0].value["id"]) == [first]
+    at.multiselect(key="ex_filter_dataset").set_value([]).run()
+    at.text_input(key="ex_filter_text").input("SMALL").run()
+    assert list(at.dataframe[0].value["id"]) == [first]
+
+
+def test_tags_are_saved_from_the_page(store):
+    db, first, _ = store
+    at = _page("pages/experiments.py", exp=first)
+    at.text_input(key="ex_tags").input("baseline, lr 0.01 ,baseline")
+    at.button[[b.label for b in at.button].index("Save")].click().run()
+    assert not at.exception and db.get(first)["tags"] == ["baseline", "lr 0.01"]
+
+
+def test_any_two_experiments_side_by_side_and_the_paired_test_only_where_it_applies(store):
+    db, first, second = store
+    wine = run_search({**FORM_SPEC, "dataset": {"name": "wine"}}, n_jobs=1, store=db).experiment_id
+    at = _page("pages/experiments.py", exp=first)
+    options = at.selectbox(key="ex_other").options
+    assert options[0].startswith(second) and options[0].endswith("· paired test")  # comparable ones first
+    assert any(o.startswith(wine) and "paired test" not in o for o in options)
+    charts = [c for c in at.get("plotly_chart") if "side by side" in c.proto.spec]
+    assert len(charts) == 2 and any("shared candidate(s) differ" in c.value for c in at.caption)
+    at.selectbox(key="ex_other").set_value(wine).run()
+    assert not at.exception
+    assert len([c for c in at.get("plotly_chart") if "side by side" in c.proto.spec]) == 2
+    assert not any("shared candidate(s) differ" in c.value for c in at.caption)
+    assert any(f"No paired test with {wine}: they use different data. Experiments that allow one with {first}: "
+               f"{second}." == t.value for t in at.text)

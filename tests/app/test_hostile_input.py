@@ -18,6 +18,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import tuning.engine.store as store_module
+from tests.app.searching import run_search_on_page
 from tests.app.test_experiments import _page
 from tuning.engine.search import run_search
 from tuning.engine.spec import parse_spec
@@ -106,7 +107,7 @@ def test_hosted_a_link_may_name_this_sessions_upload_but_not_anothers(hosted, tm
     mine = _page("pages/grid_search.py")
     mine.selectbox(key="dataset_name").set_value("upload").run()
     mine.file_uploader(key="dataset_csv").upload("flowers.csv", (CSV / "good_comma.csv").read_bytes()).run()
-    (saved,) = tmp_path.glob("flowers-*.csv")
+    (saved,) = tmp_path.glob("*/flowers.csv")  # <content hash>/<the user's file name>
     link = _csv_link(saved)
     mine.query_params["spec"] = link
     mine.run()
@@ -246,7 +247,7 @@ def test_a_damaged_store_is_one_warning_and_searches_still_run(mode, tmp_path, m
     at.multiselect(key="gs_units").set_value([2])
     at.multiselect(key="gs_iters").set_value([10])
     at.slider(key="gs_cv").set_value(3).run()
-    at.button(key="gs_run").click().run()
+    run_search_on_page(at)
     assert not at.exception and any(m.label.startswith("best_score_") for m in at.metric)
     experiments = _page("pages/experiments.py")
     assert not experiments.exception and "Experiment history is off" in experiments.warning[0].value
@@ -258,5 +259,5 @@ def test_an_upload_with_1e308_values_is_one_clear_message():
     rows = "".join(f"{i},{1e308 if i % 3 else -1e308},{'ab'[i % 2]}\n" for i in range(30))
     at.file_uploader(key="dataset_csv").upload("big.csv", f"x,z,label\n{rows}".encode()).run()
     assert not at.exception
-    (error,) = at.error
+    (error,) = at.main.error  # (the sidebar, where the file is chosen, says it too)
     assert "column 'z' has 30 value(s) that are infinite or too large to train on" in _as_shown(error.value)

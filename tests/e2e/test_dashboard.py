@@ -3,7 +3,13 @@
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import ARTIFACTS, SERVER_STORES, click_and_wait, screenshot, wait_until_idle
+from tests.processes import ROOT
+from tuning.engine.search import run_search
+from tuning.engine.spec import parse_spec
 from tuning.engine.store import ExperimentStore
+from tuning.services.share import encode_spec
+
+CSV = ROOT / "tests" / "data" / "csv"
 
 
 def test_home_page_links_to_both_pages(page, app_url):
@@ -76,7 +82,7 @@ def test_stop_keeps_the_finished_fits(page, app_url):
     _choose(page, "max_iter (epochs)", "400")
     page.keyboard.press("Escape")
     page.get_by_test_id("stButton").get_by_text("Run search").click()
-    stop = page.get_by_test_id("stButton").get_by_text("Stop", exact=True)
+    stop = page.get_by_role("button", name="Stop", exact=True)  # the one shown (a fragment may keep a hidden copy)
     expect(page.get_by_test_id("stProgress")).to_be_visible()
     click_and_wait(page, stop)
     expect(page.get_by_text("Stopped:")).to_be_visible(timeout=60_000)
@@ -98,3 +104,93 @@ def test_a_lesson_in_projection_mode_is_readable_at_1280x720(page, app_url):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "lesson-projection.png"))
     expect(page.get_by_test_id("stSidebar")).to_have_attribute("data-collapsed", "true")  # controls tucked away
+
+
+SMALL_GRID = parse_spec({"dataset": {"name": "iris"}, "cv": 3, "n_jobs": 2, "param_grid": {
+    "hidden_layer_sizes": [[4]], "learning_rate_init": [0.01, 0.1], "max_iter": [10, 25], "batch_size": ["auto"],
+    "alpha": [1e-4]}})
+
+
+def _field(page, label: str):
+    return page.get_by_test_id("stMultiSelect").filter(has=page.get_by_text(label, exact=True))
+
+
+def test_a_csv_upload_keeps_the_grid_and_runs_it_then_the_star_stays_on_the_best(page, app_url):
+    page.goto(f"{app_url}/grid_search?spec={encode_spec(SMALL_GRID)}")  # a small grid, set by its link
+    wait_until_idle(page)
+    expect(page.get_by_test_id("stMetric").filter(has_text="Fits")).to_contain_text("12")
+    _choose(page, "Dataset", "Upload a CSV…")
+    expect(page.get_by_text("Upload a CSV file in the sidebar")).to_be_visible()  # said in the main area too
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(CSV / "Pima.tr.csv"))
+    expect(page.get_by_text("Pima.tr.csv: not used as features: 'Unnamed: 0', the row number")).to_be_visible()
+    wait_until_idle(page)
+    expect(_field(page, "Learning rates")).to_contain_text("0.1")  # the grid is the one set before the upload
+    expect(_field(page, "Hidden units")).not_to_contain_text("32")
+    expect(page.get_by_test_id("stMetric").filter(has_text="Fits")).to_contain_text("12")
+
+    click_and_wait(page, page.get_by_test_id("stButton").get_by_text("Run search"))
+    expect(page.get_by_test_id("stMetric").filter(has_text="best_score_")).to_be_visible(timeout=90_000)
+    wait_until_idle(page)
+    page.get_by_role("tab", name="Code").click()
+    expect(page.get_by_text("CSV_FILE = 'Pima.tr.csv'").first).to_be_visible()
+
+    page.get_by_role("tab", name="cv_results_").click()
+    table = page.get_by_test_id("stTabs").get_by_test_id("stDataFrame")
+    expect(table).to_be_visible()
+    box = table.bounding_box()
+    page.mouse.click(box["x"] + 12, box["y"] + 35 + 35 + 17)  # the second row (rank 2): not the best
+    wait_until_idle(page)
+    page.get_by_role("tab", name="Loss curves").click()
+    legend = page.get_by_test_id("stTabs").locator(".legendtext")
+    expect(legend.filter(has_text="★ best")).to_have_count(1)
+    expect(legend.filter(has_text="selected")).to_have_count(1)
+    expect(page.get_by_text("★ marks the best candidate")).to_be_visible()
+    screenshot(page, "grid-search-selected")
+
+
+def test_progress_and_finished_curves_show_while_a_search_runs(page, app_url):
+    spec = parse_spec({"dataset": {"name": "digits"}, "cv": 3, "n_jobs": 2, "param_grid": {
+        "hidden_layer_sizes": [[8], [16]], "learning_rate_init": [0.001, 0.01, 0.1], "max_iter": [50, 100],
+        "batch_size": ["auto"], "alpha": [1e-4]}})
+    page.goto(f"{app_url}/grid_search?spec={encode_spec(spec)}")
+    wait_until_idle(page)
+    page.get_by_test_id("stButton").get_by_text("Run search").click()
+    bar = page.get_by_test_id("stProgress")
+    expect(bar).to_be_visible()
+    first = bar.inner_text()
+    expect(bar).not_to_have_text(first, timeout=5_000)  # the clock moves before any fit has finished
+    live = page.locator(".gtitle").filter(has_text="Finished so far", visible=True)  # not a fragment's old copy
+    expect(live.first).to_be_visible(timeout=120_000)
+    expect(page.get_by_test_id("stMetric").filter(has_text="best_score_")).to_be_visible(timeout=120_000)
+    expect(page.get_by_text("the estimate was")).to_be_visible()
+
+
+def test_an_unknown_experiment_link_says_so(page, app_url):
+    page.goto(f"{app_url}/experiments?exp=0123456789ab")
+    wait_until_idle(page)
+    alert = page.get_by_test_id("stAlert")
+    expect(alert).to_contain_text("There is no experiment 0123456789ab here")
+    assert str(SERVER_STORES[app_url].parent) not in page.content()
+    expect(page.get_by_test_id("stDataFrame").first).to_be_visible()  # the list is still there
+
+
+def test_two_experiments_side_by_side_and_paired(page, app_url):
+    store = ExperimentStore(SERVER_STORES[app_url])  # the server's own store file
+    base = {"dataset": "wine", "cv": 4, "param_grid": {"hidden_layer_sizes": [[2], [8], [32]],
+                                                       "max_iter": [20, 80]}}
+    first = run_search(base, n_jobs=1, store=store, refit=False).experiment_id
+    second = run_search({**base, "param_grid": {"hidden_layer_sizes": [[8], [32], [128]], "max_iter": [20, 80]},
+                         "estimator": {"random_state": 0, "activation": "tanh"}},
+                        n_jobs=1, store=store, refit=False).experiment_id
+    store.annotate(first, name="relu", tags=["wine"])
+    store.annotate(second, name="tanh, larger", tags=["wine"])
+    page.goto(f"{app_url}/experiments?exp={first}")
+    wait_until_idle(page)
+    expect(page.get_by_test_id("stDataFrame").first).to_contain_text("hidden_layer_sizes")
+    page.get_by_role("tab", name="Compare").click()
+    wait_until_idle(page)
+    side_by_side = page.get_by_test_id("stPlotlyChart").filter(has=page.locator(".gtitle", has_text="side by side"))
+    expect(side_by_side).to_have_count(2)
+    expect(page.get_by_text("shared candidate(s) differ")).to_be_visible()
+    expect(page.get_by_text("What B changes besides the grid: activation: default -> tanh")).to_be_visible()
+    screenshot(page, "experiments-compare", height=2400)

@@ -202,21 +202,21 @@ def test_abandoned_searches_free_the_queue_and_only_the_owner_can_stop_one(hoste
     long_a, long_b = _link(LONG), _link({**LONG, "cv": 4})
     owner = new_page()
     _run(owner, f"{hosted.url}/grid_search?spec={long_a}")
-    stop = owner.get_by_test_id("stButton").get_by_text("Stop", exact=True)
+    stop = owner.get_by_role("button", name="Stop", exact=True)
     expect(stop).to_be_visible(timeout=WAIT)
 
     watcher = new_page()  # another visitor opens the same link: sees the search, cannot stop it
     watcher.goto(f"{hosted.url}/grid_search?spec={long_a}")
     expect(watcher.get_by_test_id("stProgress")).to_be_visible(timeout=WAIT)
     expect(watcher.get_by_text("Started by someone else")).to_be_visible(timeout=WAIT)
-    expect(watcher.get_by_test_id("stButton").get_by_text("Stop", exact=True)).to_have_count(0, timeout=WAIT)
+    expect(watcher.get_by_role("button", name="Stop", exact=True)).to_have_count(0, timeout=WAIT)
 
     owner.get_by_test_id("stPopover").get_by_text("Owner link").click()  # the owner's own link, with its key
     owner_url = owner.get_by_test_id("stCode").filter(has_text="owner=").inner_text().strip()
     assert "owner=" in owner_url
     elsewhere = new_page()
     elsewhere.goto(owner_url)
-    expect(elsewhere.get_by_test_id("stButton").get_by_text("Stop", exact=True)).to_be_visible(timeout=WAIT)
+    expect(elsewhere.get_by_role("button", name="Stop", exact=True)).to_be_visible(timeout=WAIT)
 
     second = new_page()  # both cores busy now
     _run(second, f"{hosted.url}/grid_search?spec={long_b}")
@@ -262,7 +262,8 @@ def test_markup_in_every_user_string_is_shown_as_plain_text(hosted, new_page, tm
 
     page.goto(f"{hosted.url}/experiments?exp={hosted.foreign_id}")  # its name and note are Markdown
     wait_until_idle(page)
-    expect(page.get_by_text(MARKUP, exact=True).first).to_be_visible()
+    # (the list's table also holds the name, in a grid cell kept hidden for screen readers)
+    expect(page.get_by_text(MARKUP, exact=True).filter(visible=True).first).to_be_visible()
     _assert_nothing_clickable_or_loaded(page, new_page.requests)
 
     table = tmp_path / "markup.csv"
@@ -274,7 +275,7 @@ def test_markup_in_every_user_string_is_shown_as_plain_text(hosted, new_page, tm
     _upload(page, table)
     expect(page.get_by_test_id("stExpander").filter(has_text="target column '[t](http")).to_be_visible()
     _choose(page, "Target column", header)  # a continuous column: the error names it
-    expect(page.get_by_test_id("stAlertContentError")).to_contain_text("looks continuous")
+    expect(page.get_by_test_id("stAlertContentError").first).to_contain_text("looks continuous")
     _assert_nothing_clickable_or_loaded(page, new_page.requests)
 
 
@@ -289,7 +290,7 @@ def test_an_upload_with_1e308_values_is_one_clear_message(hosted, new_page, tmp_
     page.goto(f"{hosted.url}/grid_search")
     wait_until_idle(page)
     _upload(page, table)
-    expect(page.get_by_test_id("stAlertContentError")).to_contain_text(
+    expect(page.get_by_test_id("stAlertContentError").first).to_contain_text(
         "column 'z' has 30 value(s) that are infinite or too large to train on")
 
 

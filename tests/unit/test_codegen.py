@@ -32,6 +32,10 @@ def test_the_generated_script_prints_the_same_best_score(name, tmp_path):
     result = run_search(spec, n_jobs=1, refit=False)
     script = tmp_path / "reproduce.py"
     script.write_text(sklearn_script(spec, data))
+    if "csv" in spec.dataset:  # the script reads the user's own copy of the file, named at its top
+        source = Path(spec.dataset["csv"])
+        assert f"CSV_FILE = {source.name!r}" in script.read_text() and str(source.parent) not in script.read_text()
+        (tmp_path / source.name).write_bytes(source.read_bytes())
     proc = subprocess.run([sys.executable, "-W", "ignore", str(script)], capture_output=True, text=True,
                           timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr

@@ -3,7 +3,7 @@ from scipy import stats
 
 from tuning.engine.search import run_search
 from tuning.errors import TuningError
-from tuning.services.compare import compare_results
+from tuning.services.compare import compare_results, fixed_differences, shared_candidates, why_not_paired
 
 BASE = {"dataset": "wine", "cv": 4, "param_grid": {"hidden_layer_sizes": [[2], [16]], "max_iter": [3, 60]}}
 
@@ -50,3 +50,21 @@ def test_different_data_or_folds_are_refused(pair):
     three = run_search({**BASE, "cv": 3}, n_jobs=1, refit=False)
     with pytest.raises(TuningError, match="4 and 3 folds"):
         compare_results(a, three)
+
+
+@pytest.mark.parametrize(("other", "reason"), [
+    ({"dataset": "iris"}, "different data"),
+    ({"cv": 3}, "4 and 3 folds"),
+    ({"scoring": "f1_macro"}, "scored differently"),
+    ({"param_grid": {"hidden_layer_sizes": [[3]], "max_iter": [3, 60]}}, "share no candidate"),
+])
+def test_only_experiments_on_the_same_data_folds_and_candidates_allow_a_paired_test(other, reason):
+    assert why_not_paired(BASE, BASE) is None
+    assert reason in why_not_paired(BASE, {**BASE, **other})
+
+
+def test_a_paired_test_measures_what_else_differs():
+    sgd = {**BASE, "estimator": {"random_state": 0, "solver": "sgd"}, "preprocess": "none"}
+    assert why_not_paired(BASE, sgd) is None and shared_candidates(BASE, sgd) == 4
+    assert fixed_differences(BASE, sgd) == ["solver: default -> sgd", "preprocess: standard -> none"]
+    assert fixed_differences(BASE, BASE) == []

@@ -1,5 +1,7 @@
 """Figures are pure functions: check the data they plot and their layout."""
 
+import copy
+
 import numpy as np
 import plotly.graph_objects as go
 import pytest
@@ -10,6 +12,8 @@ from tuning.figures import (
     OKABE_ITO,
     apply_theme,
     fig_candidate_losses,
+    fig_compare_error_vs_size,
+    fig_compare_loss_curves,
     fig_dataset_scatter,
     fig_decision_boundary,
     fig_error_vs_hidden_size,
@@ -62,7 +66,39 @@ def test_candidate_losses_small_multiples_put_each_value_pair_in_its_panel(resul
         row = [0.003, 0.03].index(params[candidate]["learning_rate_init"]) + 1
         axis_number = (row - 1) * 3 + col
         assert trace.xaxis == ("x" if axis_number == 1 else f"x{axis_number}")
-    assert fig.data[3].name.startswith("★")
+    assert fig.data[3].name.startswith("selected") or result.best_index == 3
+
+
+def test_selecting_a_candidate_never_moves_the_star_off_the_best(result):
+    other = next(i for i in range(len(result.curves)) if i != result.best_index)
+    fig = fig_candidate_losses(result, highlight=other)
+    starred = [t for t in fig.data if t.name.startswith("★")]
+    assert [t.customdata[0] for t in starred] == [result.best_index]
+    assert starred[0].line.color == "#000000" and starred[0].line.dash is None
+    selected = fig.data[other]
+    assert selected.name.startswith("selected") and selected.line.dash == "dash" and selected.line.width == 4
+    assert selected.line.color != "#000000" and selected.showlegend
+
+
+def test_legends_sort_numbers_as_numbers():
+    grid = {"learning_rate_init": [0.01, 1e-05, 0.3, 0.001], "hidden_layer_sizes": [[2], [16]], "max_iter": [5]}
+    res = run_search({"dataset": "iris", "cv": 2, "param_grid": grid}, n_jobs=1, refit=False)
+    error_legend = [t.name for t in fig_error_vs_hidden_size(res).data if t.showlegend is not False]
+    assert error_legend == [f"{kind} error, learning_rate_init={v}" for v in ("1e-05", "0.001", "0.01", "0.3")
+                            for kind in ("CV", "train")]  # as text, "0.001" < "0.01" < "0.3" < "1e-05"
+    lr_only = run_search({"dataset": "iris", "cv": 2, "param_grid": {**grid, "hidden_layer_sizes": [[4]]}},
+                         n_jobs=1, refit=False)
+    entries = sorted((t.legendrank, t.name) for t in fig_candidate_losses(lr_only).data if t.showlegend)
+    best = lr_only.best_params["learning_rate_init"]
+    assert [name for _, name in entries] == [f"★ best<br>learning_rate_init={best}"] + [
+        f"learning_rate_init={v}" for v in (1e-05, 0.001, 0.01, 0.3) if v != best]
+
+
+def test_a_running_search_draws_only_its_finished_candidates(result):
+    partial = copy.deepcopy(result)
+    partial.curves[0]["folds"][1] = None  # candidate 0 still has a fold to go
+    fig = fig_candidate_losses(partial)
+    assert 0 not in {t.customdata[0] for t in fig.data} and len(fig.data) == len(result.curves) - 1
 
 
 def test_error_vs_hidden_size_shows_the_best_candidate_per_size_and_line(result):
@@ -125,3 +161,32 @@ def test_projection_mode_keeps_a_log_axis_in_between_labels_readable():
     assert fig.layout.xaxis.tickfont.size == 22  # linear axes keep the projection size
     normal = fig_loss_curves({"a": [1.0, 0.1, 0.01]}, log_y=True)
     assert normal.layout.yaxis.tickfont.size < 20
+
+
+@pytest.fixture(scope="module")
+def other():
+    grid = {"hidden_layer_sizes": [[4], [64]], "max_iter": [10, 30]}
+    return run_search({"dataset": "wine", "cv": 3, "param_grid": grid}, n_jobs=1, refit=False)
+
+
+def test_two_experiments_side_by_side_share_the_error_axes(result, other):
+    fig = fig_compare_error_vs_size({"A: iris": result, "B: wine": other})
+    cv_lines = [t for t in fig.data if (t.name or "").startswith("CV error")]
+    assert [t.name for t in cv_lines] == ["CV error, A: iris", "CV error, B: wine"]
+    assert list(cv_lines[0].x) == [2, 8, 32] and list(cv_lines[1].x) == [4, 64]
+    candidates = [i for i, p in enumerate(other.cv_results["params"]) if p["hidden_layer_sizes"] == [64]]
+    best_at_64 = max(candidates, key=lambda i: other.cv_results["mean_test_score"][i])
+    assert cv_lines[1].y[-1] == pytest.approx(1 - other.cv_results["mean_test_score"][best_at_64])
+    assert fig.layout.xaxis.type == "log" and list(fig.layout.xaxis.tickvals) == [2, 4, 8, 32, 64]
+    assert cv_lines[0].line.color != cv_lines[1].line.color
+
+
+def test_two_experiments_loss_curves_sit_in_panels_with_shared_axes(result, other):
+    fig = fig_compare_loss_curves({"A": result, "B": other})
+    assert [a.text for a in fig.layout.annotations] == ["A", "B"]
+    assert fig.layout.xaxis2.matches == "x" and fig.layout.yaxis2.matches == "y"
+    for panel, res in (("x", result), ("x2", other)):
+        traces = [t for t in fig.data if t.xaxis == panel]
+        assert len(traces) == len(res.curves)
+        (starred,) = [t for t in traces if t.name.startswith("★")]
+        assert starred.customdata[0] == res.best_index

@@ -131,7 +131,7 @@ def test_known_dataset_shapes_match_the_data(options):
 
 def test_run_search_checks_the_caps_before_fitting_anything(tmp_path):
     csv = tmp_path / "wide.csv"
-    csv.write_text("a,b,y\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(60)))
+    csv.write_text("a,b,y\n" + "".join(f"{(i * 7) % 60},{i % 3},{i % 2}\n" for i in range(60)))  # a: not the row number
     spec = {"dataset": {"csv": str(csv)}, "cv": 3, "param_grid": {"hidden_layer_sizes": [[50_000]]}}
     with pytest.raises(CapError, match="network size cap") as refused:
         run_search(spec, limits=HOSTED, store=None)

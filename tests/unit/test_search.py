@@ -15,8 +15,9 @@ from threadpoolctl import threadpool_limits
 
 import tuning.engine.search
 from tuning.data.datasets import load_dataset
-from tuning.engine.search import run_search, sklearn_equivalent
+from tuning.engine.search import partial_result, run_search, sklearn_equivalent
 from tuning.engine.spec import parse_spec
+from tuning.engine.store import ExperimentStore
 from tuning.engine.training import worker_name
 from tuning.errors import SearchFailed, SpecError
 
@@ -151,8 +152,8 @@ def test_cancelling_keeps_every_finished_fit(n_jobs):
 @pytest.mark.parametrize(
     ("spec", "field", "match"),
     [
-        ({"dataset": "iris", "cv": 60, "param_grid": {}}, "cv", r"60 folds need at least 60 rows of every class"),
-        ({"dataset": "iris", "scoring": "f1", "param_grid": {}}, "scoring", r"needs two classes.*'f1_macro'"),
+        ({"dataset": "iris", "cv": 60, "param_grid": {}}, "cv",
+         r"60 folds need at least 60 rows of one class, but no class of iris has more than 50 .*Use cv=50"),
         ({"dataset": "iris", "param_grid": {"max_iter": [100_000]}}, "param_grid", r"above the cap of 200,000"),
     ],
 )
@@ -208,3 +209,23 @@ def test_a_unit_whose_worker_dies_is_trained_here():
     assert tuning.engine.search._run_here_and_on_workers([0, 1, 2, 3], task, lambda u: 1.0, 1, done.append, None)
     assert sorted(done) == [0, 1, 2, 3]
     assert made.count(0) == 2  # sent to the worker, which died, then trained here
+
+
+def test_the_result_so_far_of_a_running_search_has_what_its_finished_units_found(tmp_path):
+    spec = parse_spec({"dataset": "iris", "cv": 3, "param_grid": {"hidden_layer_sizes": [[2], [8]],
+                                                                   "max_iter": [5, 20]}})
+    store = ExperimentStore(tmp_path / "runs.sqlite")
+    data = load_dataset(spec.dataset)
+    finished = run_search(spec, n_jobs=1, store=store, data=data, refit=False)
+    units = store.units(finished.experiment_id)
+    so_far = partial_result(spec, data, [u for u in units if u.unit != units[-1].unit])  # one unit still to come
+    done = {r.candidate for u in units[:-1] for r in u.records}
+    waiting = {r.candidate for r in units[-1].records}
+    for c in range(len(so_far.curves)):
+        complete = all(f is not None for f in so_far.curves[c]["folds"])
+        assert complete == (c not in waiting)
+        if complete:
+            assert so_far.cv_results["mean_test_score"][c] == finished.cv_results["mean_test_score"][c]
+        else:
+            assert np.isnan(so_far.cv_results["mean_test_score"][c]) and c in done | waiting
+    assert so_far.status == "cancelled" and so_far.fits_done == finished.fits_done - len(units[-1].records)

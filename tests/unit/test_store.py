@@ -346,3 +346,17 @@ def test_two_cli_runs_with_units_longer_than_the_lease_train_each_unit_once(tmp_
     assert len(trainers) == 1  # one process trained every unit; the other followed
     longest = max(f["end"] - f["start"] for f in a["fits"])
     assert longest > 1.0, f"units took {longest:.2f} s: not longer than the lease, the test proves nothing"
+
+
+def test_a_store_made_before_tags_gets_them_and_keeps_its_experiments(tmp_path):
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as connection:  # the schema as it was before experiments had tags
+        connection.executescript(store_module._SCHEMA.replace("tags TEXT NOT NULL DEFAULT '[]',", ""))
+        connection.execute("INSERT INTO experiments (id, spec, dataset, created, updated, status, fits_total) "
+                           "VALUES ('abc', ?, '{\"name\": \"iris\"}', 0, 0, 'interrupted', 4)",
+                           (parse_spec(SPEC).to_json(),))
+    store = ExperimentStore(path)
+    assert [(r["id"], r["tags"]) for r in store.list()] == [("abc", [])]
+    store.annotate("abc", tags=["  first run", "lr, small", "first run", "x" * 50, ""])
+    assert store.get("abc")["tags"] == ["first run", "lr small", "x" * 30]
+    assert ExperimentStore(path).get("abc")["tags"] == ["first run", "lr small", "x" * 30]  # opened again

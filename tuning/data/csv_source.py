@@ -16,6 +16,7 @@ import re
 import stat
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from tuning.data.dataset import Dataset
-from tuning.errors import DataError
+from tuning.errors import DataError, sentence
 
 MISSING_MARKERS = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
 # Numbers beyond this cannot be scaled (their squares overflow) or trained on.
@@ -64,8 +65,10 @@ def _decode(raw: bytes, name: str) -> tuple[str, str]:
     """Text and the encoding it was read with: UTF-8 (with or without BOM), else Latin-1."""
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise DataError(f"{name} is UTF-16 text, which Tuning Lab cannot read. Save it as UTF-8 CSV")
-    if b"\x00" in raw[:4096]:
-        raise DataError(f"{name} is not a text file (it contains binary data). Save your table as CSV")
+    nul = raw.find(b"\x00")
+    if nul >= 0:  # anywhere: a NUL byte is never part of a table's text
+        raise DataError(f"{name} is not a text file (it contains binary data: a NUL byte at byte {nul:,}). "
+                        "Save your table as CSV")
     try:
         return raw.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError:
@@ -85,11 +88,24 @@ def _sniff_format(raw: bytes, name: str) -> None:
         raise DataError(f"{name} looks like JSON, not CSV. Export your table as CSV (one row per line)")
 
 
+def _field_too_long(name: str, exc: Exception) -> DataError | None:
+    """The refusal for a field longer than the csv module reads (its limit is left as it is: it is
+    process-wide, and a longer field is almost always a quote that is never closed)."""
+    if "field larger than field limit" not in str(exc):
+        return None
+    return DataError(f"{name} has a field longer than {csv.field_size_limit():,} characters, which is not a table "
+                     "cell. Usually a quote (\") is never closed and the rest of the file became one field: check "
+                     "the quoting, or remove the long text column")
+
+
 def _delimiter(lines: list[str]) -> str:
     """The delimiter that splits the first lines into the same number (> 1) of fields."""
     best, best_score = ",", -1.0
     for delimiter in DELIMITERS:
-        counts = [len(row) for row in csv.reader(lines, delimiter=delimiter)]
+        try:
+            counts = [len(row) for row in csv.reader(lines, delimiter=delimiter)]
+        except csv.Error:  # e.g. a whole long line read as one field: not this delimiter
+            continue
         if not counts or counts[0] < 2:
             continue
         consistent = sum(c == counts[0] for c in counts) / len(counts)
@@ -143,6 +159,19 @@ def _looks_continuous(values: pd.Series) -> bool:
     return bool(fractional and distinct > 10) or distinct > max(20, 0.5 * len(numbers))
 
 
+def _row_number(series: pd.Series) -> str | None:
+    """``"1 to n"`` or ``"0 to n-1"`` when the column is exactly the row number, as R and pandas write it."""
+    numbers = _numeric(series)
+    if numbers is None or len(numbers) < 3 or numbers.isna().any():
+        return None
+    values = numbers.to_numpy()
+    n = len(values)
+    for first in (1, 0):
+        if np.array_equal(values, np.arange(first, first + n)):
+            return f"{first} to {first + n - 1}"
+    return None
+
+
 def _check_size(name: str, size: int, limits: CsvLimits) -> None:
     if size > limits.max_bytes:
         raise DataError(f"{name} is {size:,} bytes, above the limit of {limits.max_bytes:,}. Use a sample of the rows")
@@ -154,13 +183,25 @@ def _text(raw: bytes, name: str, limits: CsvLimits) -> tuple[list[str], str, str
     if not raw.strip():
         raise DataError(f"{name} is empty. Choose a CSV file with a header row and data rows")
     _sniff_format(raw, name)
+    breaks = max(raw.count(b"\n"), raw.count(b"\r"))
+    if breaks > 2 * limits.max_rows + 10:  # refused before millions of short lines become Python objects
+        raise DataError(f"{name} has {breaks:,} lines, more than the limit of {limits.max_rows:,} rows. "
+                        "Use a sample of the rows")
     text, encoding = _decode(raw, name)
     lines = [line for line in re.split(r"\r\n|\r|\n", text) if line.strip()]
     if not lines:
         raise DataError(f"{name} is empty. Choose a CSV file with a header row and data rows")
     delimiter = _delimiter(lines[:50])
-    header = [c.strip() for c in next(csv.reader(lines[:1], delimiter=delimiter))]
-    repeated = sorted({c for c in header if header.count(c) > 1})
+    try:
+        header = [c.strip() for c in next(csv.reader(lines[:1], delimiter=delimiter))]
+    except csv.Error as exc:
+        raise _field_too_long(name, exc) or DataError(f"{name} has a header row that is not CSV ({sentence(exc)}). "
+                                                      "Check its quoting") from None
+    if len(header) > limits.max_columns:  # before anything looks at every column
+        raise DataError(f"{name} has {len(header):,} columns, above the limit of {limits.max_columns:,}. "
+                        "Keep the columns you need")
+    counts = Counter(header)
+    repeated = sorted(c for c, n in counts.items() if n > 1)
     if repeated:
         raise DataError(f"{name} has repeated column names: {', '.join(map(repr, repeated))}. "
                         "Give every column its own name")
@@ -181,26 +222,38 @@ def remove_old_uploads(folder: str | Path | None = None, max_age: float = UPLOAD
     """Delete uploaded files not used for ``max_age`` seconds (a day by default); returns how many."""
     folder = Path(folder or upload_folder())
     removed, cutoff = 0, time.time() - max_age
-    for path in folder.glob("*.csv") if folder.is_dir() else ():
+    # <content hash>/<the user's file name>, and files kept as <stem>-<hash>.csv by earlier versions
+    for path in [*folder.glob("*/*"), *folder.glob("*.csv")] if folder.is_dir() else ():
         try:
             if path.is_file() and path.stat().st_mtime < cutoff:
                 path.unlink()
                 removed += 1
+                if path.parent != folder and not any(path.parent.iterdir()):
+                    path.parent.rmdir()
         except OSError:  # another process removed it first
             continue
     return removed
 
 
-def save_upload(raw: bytes, name: str, folder: str | Path | None = None) -> Path:
-    """Keep an uploaded file under a name made from its content, so a spec can point at it.
+def upload_file_name(name: str) -> str:
+    """The user's file name, made safe to keep on disk: no folders, no control or path characters."""
+    base = re.split(r"[\\/]", name)[-1]
+    safe = re.sub(r"[^\w .()+,-]+", "_", base).strip(" ._")[-120:].strip(" ._")
+    return safe or "upload.csv"
 
+
+def save_upload(raw: bytes, name: str, folder: str | Path | None = None) -> Path:
+    """Keep an uploaded file so that a spec can point at it: ``<folder>/<content hash>/<the user's file name>``.
+
+    The folder is named by the content, so the same bytes are kept once per name, and the
+    file keeps the name the user knows it by: messages, results and scripts show that name.
     Files are readable by this user only and removed a day after their last upload
     (:func:`remove_old_uploads` runs here).
     """
     folder = Path(folder or upload_folder())
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(name).stem)[:40] or "upload"
-    path = folder / f"{stem}-{hashlib.sha256(raw).hexdigest()[:16]}.csv"
+    path = folder / hashlib.sha256(raw).hexdigest()[:16] / upload_file_name(name)
+    path.parent.mkdir(exist_ok=True, mode=0o700)
     if path.exists():
         os.utime(path)  # in use again: kept for another day
     else:
@@ -262,8 +315,9 @@ def read_csv(raw: bytes, *, name: str = "the file", target: str | None = None,
         frame = pd.read_csv(io.StringIO("\n".join(lines)), sep=delimiter, dtype=str, keep_default_na=False,
                             skipinitialspace=True, engine="python")
     except (pd.errors.ParserError, csv.Error) as exc:
-        raise DataError(f"{name} is not a well-formed CSV file ({str(exc).strip().splitlines()[-1]}). "
-                        "Check that every row has the same number of fields") from None
+        raise _field_too_long(name, exc) or DataError(
+            f"{name} is not a well-formed CSV file ({sentence(str(exc).strip().splitlines()[-1])}). "
+            "Check that every row has the same number of fields") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.shape[1] < 2:
         raise DataError(f"{name} has only one column ({frame.columns[0]!r}). A table needs feature columns and "
@@ -283,6 +337,9 @@ def read_csv(raw: bytes, *, name: str = "the file", target: str | None = None,
     elif target not in columns:
         raise DataError(f"{name} has no column {target!r}. Its columns are: {', '.join(map(repr, columns))}")
     frame = frame.mask(_missing_mask(frame).to_numpy(), np.nan)
+    # R's write.csv and pandas' to_csv start with the row names or index: the row number, not a feature
+    dropped = {c: f"the row number ({span}), as R and pandas write row names" for c in columns
+               if c != target and (span := _row_number(frame[c])) is not None}
 
     missing_target = int(frame[target].isna().sum())
     frame = frame[frame[target].notna()].reset_index(drop=True)
@@ -298,10 +355,10 @@ def read_csv(raw: bytes, *, name: str = "the file", target: str | None = None,
     if len(frame) < limits.min_rows:
         raise DataError(f"{name} has {len(frame)} usable rows; at least {limits.min_rows} are needed. Add rows")
 
-    numeric, categorical, dropped = [], [], {}
+    numeric, categorical = [], []
     features = {}
     for column in columns:
-        if column == target:
+        if column == target or column in dropped:
             continue
         values = frame[column]
         if values.isna().all():

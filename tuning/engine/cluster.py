@@ -1,7 +1,9 @@
 """Scale out: run the units of work on a Dask distributed cluster through joblib's Dask backend.
 
 Results are the same as a local run: every unit pins BLAS to one thread and the data
-is identical on every worker (scattered once, not sent with each task).
+is identical on every worker (scattered once, not sent with each task). Workers need
+only the requirements: a client sends its own ``tuning`` package to machines that lack
+it (:func:`prepare_workers`), and refuses machines that run other versions.
 
 A scheduler address is trusted code: Dask sends pickles both ways, so whoever runs the
 scheduler (or a worker) at that address can run code in the process that connects. Only
@@ -11,19 +13,23 @@ server's own configuration), never a visitor.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.metadata
 import logging
 import os
 import re
 import sys
-from collections.abc import Iterator
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from joblib import parallel_config
 
-from tuning.errors import TuningError
+from tuning.errors import TuningError, sentence
 
 LOCAL = "local"
 TRUST_WARNING = ("a Dask scheduler address is trusted code: whoever runs the scheduler and its workers can run "
@@ -96,23 +102,88 @@ def cluster_status(address: str) -> dict[str, Any]:
         return describe(client)
 
 
-def check_workers(client: Any) -> None:
-    """Refuse a cluster whose scheduler or workers cannot run Tuning Lab's code identically."""
-    try:
-        client.run_on_scheduler(importlib.import_module, "tuning")
-        outcomes = client.run(importlib.import_module, "tuning", on_error="return")
-    except ImportError:
-        outcomes = {"scheduler": ImportError()}
-    if any(isinstance(outcome, ImportError) for outcome in outcomes.values()):
-        raise TuningError("the Dask scheduler or workers cannot import Tuning Lab's `tuning` package. Start "
-                          "`dask scheduler` and `dask worker` from a Tuning Lab checkout (or with it on "
-                          "PYTHONPATH) after `pip install -r requirements.txt`") from None
-    local = importlib.metadata.version("scikit-learn")
-    versions = client.run(importlib.metadata.version, "scikit-learn", on_error="return")
-    wrong = sorted(address for address, version in versions.items() if isinstance(version, str) and version != local)
-    if wrong:
-        raise TuningError(f"Dask worker(s) {', '.join(wrong)} run another scikit-learn than this machine "
-                          f"({local}), so scores could differ. Install requirements.txt on every worker")
+def _versions_probe() -> Callable[[], dict[str, str | None]]:
+    """A function that reports the ``tuning`` and scikit-learn versions where it runs.
+
+    It is defined inside this function so that Dask sends it by value (cloudpickle never
+    pickles a local function by reference): it runs on machines that cannot import ``tuning``.
+    """
+
+    def probe() -> dict[str, str | None]:
+        import importlib
+        import importlib.metadata
+
+        try:
+            found = importlib.import_module("tuning").__version__
+        except ImportError:
+            found = None
+        return {"tuning": found, "scikit-learn": importlib.metadata.version("scikit-learn")}
+
+    return probe
+
+
+def package_zip() -> Path:
+    """This ``tuning`` package as a zip archive (made once per content) that Python can import from."""
+    import tuning
+
+    source = Path(tuning.__file__).resolve().parent
+    files = sorted(p for p in source.rglob("*.py") if "__pycache__" not in p.parts)
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(str(path.relative_to(source)).encode() + b"\0" + path.read_bytes())
+    target = Path(tempfile.gettempdir()) / f"tuning-{tuning.__version__}-{digest.hexdigest()[:12]}.zip"
+    if not target.exists():
+        partial = target.with_suffix(f".{os.getpid()}.part")
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in files:
+                archive.write(path, Path("tuning") / path.relative_to(source))
+        os.replace(partial, target)
+    return target
+
+
+def _survey(client: Any) -> dict[str, Any]:
+    probe = _versions_probe()
+    found = {"scheduler": client.run_on_scheduler(probe)}
+    found.update(client.run(probe, on_error="return"))
+    return found
+
+
+def prepare_workers(client: Any) -> None:
+    """Make the scheduler and every worker run this ``tuning`` and scikit-learn.
+
+    Where ``tuning`` cannot be imported, this client sends its own package (Dask's
+    ``upload_file``, which also reaches workers that join later); so workers need only the
+    requirements. A machine with another scikit-learn, or another ``tuning`` installed, is
+    refused by name: its scores could differ.
+
+    Raises
+    ------
+    TuningError
+        Naming each machine that runs other versions, and the fix.
+    """
+    import tuning
+
+    local = {"tuning": tuning.__version__, "scikit-learn": importlib.metadata.version("scikit-learn")}
+    found = _survey(client)
+    if any(isinstance(v, dict) and v["tuning"] is None for v in found.values()):
+        try:
+            client.upload_file(str(package_zip()), load=True)
+        except Exception as exc:  # e.g. a worker without the requirements cannot import what tuning imports
+            raise TuningError(f"could not send Tuning Lab's `tuning` package to the Dask scheduler and workers "
+                              f"({type(exc).__name__}: {sentence(exc)}). Run `pip install -r requirements.txt` "
+                              "on every machine") from None
+        found = _survey(client)
+    broken = sorted(f"{where} ({type(v).__name__}: {v})" for where, v in found.items() if not isinstance(v, dict))
+    if broken:
+        raise TuningError(f"cannot check the Dask machines {', '.join(broken)}. Check that they run "
+                          "`pip install -r requirements.txt`")
+    for package, fix in (("scikit-learn", "Install requirements.txt on every worker"),
+                         ("tuning", "Install this version of Tuning Lab there, or none (it is then sent)")):
+        wrong = sorted(f"{where} has {v[package] or 'none'}" for where, v in found.items()
+                       if v[package] != local[package])
+        if wrong:
+            raise TuningError(f"the Dask scheduler or workers run another {package} than this machine "
+                              f"({local[package]}), so scores could differ: {'; '.join(wrong)}. {fix}")
 
 
 @contextmanager
@@ -125,7 +196,7 @@ def dask_backend(address: str, *, scatter: list[Any], n_workers: int | None = No
         except TimeoutError:
             raise TuningError(f"the Dask scheduler at {address} has no workers. Start some with "
                               f"`dask worker {address}`") from None
-        check_workers(client)
+        prepare_workers(client)
         with parallel_config(backend="dask", scatter=scatter):
             yield client
 

@@ -10,8 +10,11 @@ equal ``GridSearchCV``'s.
 
 from __future__ import annotations
 
-import json
+import math
+import numbers
 import os
+import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -19,8 +22,10 @@ from typing import Any
 from sklearn.model_selection import ParameterGrid
 from sklearn.neural_network import MLPClassifier
 
+from tuning.data.dataset import Dataset
 from tuning.engine import lean
 from tuning.engine.spec import ExperimentSpec
+from tuning.engine.throughput import Throughput, workers_running
 from tuning.errors import SpecError
 
 STOCHASTIC_SOLVERS = ("adam", "sgd")
@@ -35,21 +40,25 @@ class Trajectory:
     Parameters
     ----------
     params : dict
-        ``MLPClassifier`` parameters of the run (fixed ones merged with the grid's),
-        with ``max_iter`` the largest of its candidates.
+        The run's parameters (a candidate's, with ``max_iter`` the largest of its
+        candidates), in the same form as the candidates they were planned from.
     candidates : tuple of int
         Indices into the plan's candidate list.
     checkpoints : tuple of int
         ``checkpoints[i]`` is the ``max_iter`` of ``candidates[i]``.
+    hidden_layer_sizes : tuple of int
+        The network's layers, for the cost.
     """
 
     params: dict[str, Any]
     candidates: tuple[int, ...]
-    checkpoints: tuple[int, ...]
+    checkpoints: tuple[Any, ...]
+    hidden_layer_sizes: tuple[int, ...] = tuple(_MLP_DEFAULTS["hidden_layer_sizes"])
 
     @property
     def max_iter(self) -> int:
-        return max(self.checkpoints)
+        """Epochs the run trains at most (0 when it is not a network with a valid ``max_iter``)."""
+        return max((c for c in self.checkpoints if _is_int(c)), default=0)
 
     def cost(self) -> float:
         """Relative training cost: epochs times the weights updated per sample."""
@@ -58,8 +67,9 @@ class Trajectory:
 
     def n_weights(self, n_features: int, n_outputs: int) -> int:
         """Weights of the network for this input and output width."""
-        sizes = self.params.get("hidden_layer_sizes", _MLP_DEFAULTS["hidden_layer_sizes"])
+        sizes = self.hidden_layer_sizes
         sizes = list(sizes) if isinstance(sizes, (list, tuple)) else [sizes]
+        sizes = [s for s in sizes if _is_int(s)]
         return sum(a * b for a, b in pairwise([n_features, *sizes, n_outputs]))
 
 
@@ -84,7 +94,7 @@ class SearchPlan:
     @property
     def max_epochs_gridsearchcv(self) -> int:
         """Epochs a plain ``GridSearchCV`` trains at most for the same grid."""
-        return sum(sum(t.checkpoints) for t in self.trajectories) * self.n_splits
+        return sum(sum(c for c in t.checkpoints if _is_int(c)) for t in self.trajectories) * self.n_splits
 
     def summary(self) -> dict[str, int]:
         return {
@@ -96,70 +106,113 @@ class SearchPlan:
         }
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def _resolved(params: dict[str, Any], name: str) -> Any:
     return params.get(name, _MLP_DEFAULTS[name])
 
 
 def can_share_training(params: dict[str, Any]) -> bool:
-    """Whether runs with these parameters can be checkpointed at smaller ``max_iter``.
+    """Whether runs with these ``MLPClassifier`` parameters can be checkpointed at smaller ``max_iter``.
 
-    It needs a stochastic solver (``lbfgs`` hands ``max_iter`` to SciPy) and an
-    integer ``random_state`` (otherwise two fits never start from the same weights).
+    It needs a stochastic solver (``lbfgs`` hands ``max_iter`` to SciPy), an integer
+    ``random_state`` (otherwise two fits never start from the same weights) and an
+    integer ``max_iter``.
     """
-    random_state = _resolved(params, "random_state")
-    return (_resolved(params, "solver") in STOCHASTIC_SOLVERS
-            and isinstance(random_state, int) and not isinstance(random_state, bool))
+    return (_resolved(params, "solver") in STOCHASTIC_SOLVERS and _is_int(_resolved(params, "random_state"))
+            and _is_int(_resolved(params, "max_iter")))
 
 
-def stacks_of(trajectories: list[Trajectory]) -> list[tuple[int, ...]]:
+def stacks_of(trajectories: list[Trajectory], *, path: str = "",
+              network: Callable[[Trajectory], dict[str, Any] | None] | None = None) -> list[tuple[int, ...]]:
     """Which trajectories train together, as indices into ``trajectories``, in plan order.
 
     Trajectories that differ only in numbers (``learning_rate_init``, ``alpha``, ...; see
     :data:`tuning.engine.lean.STACKABLE`) see the same mini-batches from the same initial
     weights, so the lean trainer trains them in one loop. Anything it does not cover
     (``lbfgs``, a ``random_state`` that is not an int, ...) stands alone.
-    """
-    stacks: dict[str, list[int]] = {}
-    for index, trajectory in enumerate(trajectories):
-        params = trajectory.params
-        shared = can_share_training(params) and lean.uncovered_reason(params) is None
-        stacks.setdefault(lean.stack_key(params) if shared else f"alone:{index}", []).append(index)
-    return [tuple(indices) for indices in stacks.values()]
-
-
-def plan_search(spec: ExperimentSpec, *, max_epochs: int | None = None) -> SearchPlan:
-    """List the candidates and group them into shared trajectories.
 
     Parameters
     ----------
-    spec : ExperimentSpec
-    max_epochs : int, optional
-        Refuse plans that would train more epochs than this. Defaults to the
-        environment variable ``TUNING_MAX_EPOCHS`` or 200,000.
-
-    Raises
-    ------
-    SpecError
-        When the plan is larger than the cap.
+    path : str
+        Where the network's parameters sit in the trajectories' params: ``""`` when they
+        are ``MLPClassifier`` parameters, ``"mlp"`` for ``mlp__alpha``.
+    network : callable, optional
+        The ``MLPClassifier`` parameters a trajectory resolves to (None: not a network);
+        by default its params themselves.
     """
-    candidates = [dict(c) for c in ParameterGrid(spec.param_grid)]
-    groups: dict[str, list[tuple[int, int, dict[str, Any]]]] = {}
-    for index, candidate in enumerate(candidates):
-        params = {**spec.estimator, **candidate}
-        max_iter = int(_resolved(params, "max_iter"))
-        shared = {k: v for k, v in params.items() if k != "max_iter"}
-        key = json.dumps(shared, sort_keys=True) if can_share_training(params) else f"alone:{index}"
-        groups.setdefault(key, []).append((index, max_iter, shared))
-    trajectories = []
-    for members in groups.values():
-        checkpoints = tuple(m[1] for m in members)
-        trajectories.append(Trajectory(
-            params={**members[0][2], "max_iter": max(checkpoints)},
-            candidates=tuple(m[0] for m in members),
-            checkpoints=checkpoints,
-        ))
-    plan = SearchPlan(candidates, trajectories, spec.cv)
+    prefix = f"{path}__" if path else ""
+    stacks: dict[Any, list[int]] = {}
+    for index, trajectory in enumerate(trajectories):
+        mlp = trajectory.params if network is None else network(trajectory)
+        key: Any = ("alone", index)
+        if mlp is not None and can_share_training(mlp) and lean.uncovered_reason(mlp) is None:
+            rest = tuple((k, _frozen(v)) for k, v in sorted(trajectory.params.items())
+                         if not (k.startswith(prefix) and k[len(prefix):] in lean.STACKABLE))
+            if all(f is not None for _, f in rest):
+                key = ("stack", lean.stack_key(mlp), rest)
+        stacks.setdefault(key, []).append(index)
+    return [tuple(indices) for indices in stacks.values()]
 
+
+def _frozen(value: Any) -> Any:
+    """A hashable stand-in for a parameter value that tells apart what a fit tells apart, else None."""
+    if value is None or isinstance(value, (str, bool, numbers.Number)):
+        return (type(value).__name__, value)
+    if isinstance(value, (list, tuple)):
+        items = tuple(_frozen(v) for v in value)
+        return None if None in items else (type(value).__name__, items)
+    return None  # estimators, arrays, callables...: never shared
+
+
+def group_candidates(
+    candidates: list[dict[str, Any]], *, max_iter_key: str, network: Callable[[dict[str, Any]], dict[str, Any] | None],
+) -> list[Trajectory]:
+    """Group candidates that differ only in ``max_iter_key`` into shared trajectories.
+
+    Parameters
+    ----------
+    candidates : list of dict
+        In ``ParameterGrid`` order, in whatever form the estimator takes them (``alpha``
+        or ``mlp__alpha``).
+    max_iter_key : str
+        The key that sets the network's ``max_iter`` in that form.
+    network : callable
+        The ``MLPClassifier`` parameters a candidate resolves to, or None when its final
+        estimator is not an ``MLPClassifier`` (it is then fitted alone).
+    """
+    groups: dict[Any, list[tuple[int, Any, dict[str, Any], dict[str, Any] | None]]] = {}
+    for index, candidate in enumerate(candidates):
+        mlp = network(candidate)
+        key: Any = ("alone", index)
+        if mlp is not None and can_share_training(mlp):
+            frozen = [(k, _frozen(v)) for k, v in sorted(candidate.items()) if k != max_iter_key]
+            if all(f is not None for _, f in frozen):
+                key = ("shared", tuple(frozen))
+        max_iter = _resolved(mlp, "max_iter") if mlp is not None else 0
+        groups.setdefault(key, []).append((index, max_iter, candidate, mlp))
+    trajectories = []
+    for key, members in groups.items():
+        checkpoints = tuple(m[1] for m in members)
+        params = dict(members[0][2])
+        if key[0] == "shared":
+            params[max_iter_key] = max(checkpoints)
+        mlp = members[0][3] or {}
+        sizes = _resolved(mlp, "hidden_layer_sizes") if mlp else ()
+        trajectories.append(Trajectory(
+            params=params, candidates=tuple(m[0] for m in members), checkpoints=checkpoints,
+            hidden_layer_sizes=tuple(sizes) if isinstance(sizes, (list, tuple)) else (sizes,),
+        ))
+    return trajectories
+
+
+def check_epoch_cap(plan: SearchPlan, max_epochs: int | None = None) -> None:
+    """Refuse a plan that would train more epochs than the cap, before any fitting.
+
+    The cap is ``max_epochs``, else the environment variable ``TUNING_MAX_EPOCHS``, else 200,000.
+    """
     cap = max_epochs if max_epochs is not None else int(os.environ.get("TUNING_MAX_EPOCHS", DEFAULT_MAX_EPOCHS))
     if plan.max_epochs_to_train > cap:
         raise SpecError(
@@ -169,19 +222,173 @@ def plan_search(spec: ExperimentSpec, *, max_epochs: int | None = None) -> Searc
             "Use fewer values, smaller max_iter or fewer cv folds, "
             "or raise the cap (--max-epochs or TUNING_MAX_EPOCHS)",
         )
+
+
+def plan_search(spec: ExperimentSpec, *, max_epochs: int | None = None) -> SearchPlan:
+    """List the candidates and group them into shared trajectories.
+
+    Trajectory parameters are ``MLPClassifier`` parameters: the spec's fixed ones merged
+    with the candidate's.
+
+    Parameters
+    ----------
+    spec : ExperimentSpec
+    max_epochs : int, optional
+        Refuse plans that would train more epochs than this (see :func:`check_epoch_cap`).
+
+    Raises
+    ------
+    SpecError
+        When the plan is larger than the cap.
+    """
+    candidates = [dict(c) for c in ParameterGrid(spec.param_grid)]
+    merged = [{**spec.estimator, **c} for c in candidates]
+    trajectories = group_candidates(merged, max_iter_key="max_iter", network=lambda params: params)
+    plan = SearchPlan(candidates, trajectories, spec.cv)
+    check_epoch_cap(plan, max_epochs)
     return plan
 
 
-def estimate_seconds(plan: SearchPlan, *, n_samples: int, n_features: int, n_classes: int, n_jobs: int) -> float:
-    """A rough wall-time estimate (calibrated on 2 cores with ``bench/bench_engine.py``).
+@dataclass(frozen=True)
+class Estimate:
+    """How long a search should take on this machine, in seconds, with a range.
 
-    Cost per epoch ≈ training rows × weights × 7e-10 s, plus 0.3 ms of per-epoch
-    overhead; spread over the workers, plus a second to start them.
+    ``startup`` is the part spent starting worker processes (0 when they already run),
+    ``training`` the rest (the units of work spread over the workers, then the refit).
     """
-    n_train = n_samples * (plan.n_splits - 1) / plan.n_splits
-    outputs = 1 if n_classes == 2 else n_classes
-    total = 0.0
-    for t in plan.trajectories:
-        total += t.max_iter * plan.n_splits * (n_train * t.n_weights(n_features, outputs) * 7e-10 + 3e-4)
-    workers = max(1, min(n_jobs, len(plan.trajectories) * plan.n_splits))
-    return 1.0 + total / workers
+
+    startup: float
+    training: float
+    low: float
+    high: float
+
+    @property
+    def seconds(self) -> float:
+        return self.startup + self.training
+
+    def describe(self) -> str:
+        """``~1.2 s (0.8–1.8 s)``, ``~8 s (6–12 s)``, ``~3 min (2–5 min)``, or ``under 1 s``."""
+        if self.high < 1:
+            return "under 1 s"
+        if self.high < 10:
+            return f"~{self.seconds:.1f} s ({self.low:.1f}–{self.high:.1f} s)"
+        if self.seconds < 90:
+            return f"~{self.seconds:.0f} s ({self.low:.0f}–{self.high:.0f} s)"
+        return f"~{self.seconds / 60:.0f} min ({self.low / 60:.0f}–{self.high / 60:.0f} min)"
+
+    def explain(self) -> str:
+        start = (f"{self.startup:.0f} s to start the worker processes, then " if self.startup >= 0.5
+                 else "workers already running, ")
+        return (f"From this machine's measured training speed: {start}{self.training:.0f} s of training. "
+                "Runs that stop early (tol, early stopping) take less; other work on the machine, more.")
+
+
+RANGE = (0.7, 1.5)  # what the bench measured actual times to fall within, relative to the estimate
+
+
+def _input_width(data: Dataset) -> int:
+    """Columns the network sees: one-hot encoding widens each categorical column to its categories."""
+    if not data.categorical_columns:
+        return data.n_features
+    return len(data.numeric_columns or []) + sum(int(data.X[c].nunique()) for c in data.categorical_columns)
+
+
+def _unit_seconds(t: Trajectory, throughput: Throughput, *, rows: float, scored_rows: float, width: int,
+                  outputs: int, epochs: float, table: bool, scores: int) -> float:
+    params = {**_MLP_DEFAULTS, **t.params}
+    if params["early_stopping"] and params["solver"] in STOCHASTIC_SOLVERS:
+        rows *= 1 - params["validation_fraction"]
+    if params["solver"] == "lbfgs":
+        batches = 1.0  # one full-batch step per iteration
+    else:
+        batch = min(200, rows) if params["batch_size"] == "auto" else min(int(params["batch_size"]), rows)
+        batches = math.ceil(rows / max(batch, 1))
+    sizes = params["hidden_layer_sizes"]
+    sizes = list(sizes) if isinstance(sizes, (list, tuple)) else [sizes]
+    weights = t.n_weights(width, outputs) + sum(sizes) + outputs
+    return throughput.unit_seconds(epochs=epochs, batches=batches, layers=len(sizes) + 1, rows=rows,
+                                   weights=weights, scores=scores, scored_rows=scored_rows, table=table)
+
+
+def _makespan(costs: list[float], workers: int) -> float:
+    """Finishing time of ``costs`` handed out longest first to the least-loaded of ``workers``."""
+    loads = [0.0] * max(1, workers)
+    for cost in sorted(costs, reverse=True):
+        loads[loads.index(min(loads))] += cost
+    return max(loads)
+
+
+def estimate_search(
+    plan: SearchPlan,
+    data: Dataset,
+    *,
+    n_jobs: int,
+    throughput: Throughput,
+    workers_ready: bool | None = None,
+    refit: bool = True,
+    machine_load: float = 0.0,
+) -> Estimate:
+    """Wall time of a search from this machine's measured throughput.
+
+    Parameters
+    ----------
+    plan : SearchPlan
+    data : Dataset
+        Its rows, input width (after one-hot encoding) and classes size each network.
+    n_jobs : int
+        Workers, as the search will use them (-1: every core).
+    throughput : Throughput
+        This machine's measured speed (:func:`tuning.engine.throughput.machine_throughput`).
+    workers_ready : bool, optional
+        Whether worker processes already run; checked on joblib's pool when omitted.
+    refit : bool, default=True
+        Whether the best candidate is refitted on all the data afterwards.
+    machine_load : float, default=0
+        Other processes busy on the machine (see :func:`tuning.engine.throughput.machine_load_now`):
+        they share the cores with the workers.
+    """
+    cores = os.cpu_count() or 1
+    n_jobs = cores if n_jobs < 0 else max(1, n_jobs)
+    n = data.n_samples
+    rows = n * (plan.n_splits - 1) / plan.n_splits
+    outputs = 1 if len(data.class_names) <= 2 else len(data.class_names)
+    shape = {"width": _input_width(data), "outputs": outputs, "table": bool(data.categorical_columns)}
+    costs = [_unit_seconds(t, throughput, rows=rows, scored_rows=len(t.checkpoints) * n, epochs=t.max_iter,
+                           scores=2 * len(t.checkpoints), **shape)
+             for t in plan.trajectories for _ in range(plan.n_splits)]
+    workers = min(n_jobs, cores, len(costs))
+    # CPU seconds become wall seconds: the workers share the cores with whatever else runs
+    training = _makespan(costs, workers) * max(1.0, (workers + machine_load) / cores)
+    training += throughput.per_search * max(1.0, (1 + machine_load) / cores)
+    if refit and plan.trajectories:
+        refits = sorted(_unit_seconds(t, throughput, rows=n, scored_rows=0, epochs=statistics.median(t.checkpoints),
+                                      scores=0, **shape) for t in plan.trajectories)
+        training += statistics.median(refits) * max(1.0, (1 + machine_load) / cores)
+    if workers_ready is None:
+        workers_ready = workers_running(n_jobs)
+    startup = 0.0
+    if not workers_ready and n_jobs > 1:
+        startup = throughput.worker_start * max(1.0, (n_jobs + machine_load) / cores)
+    total = startup + training
+    return Estimate(startup=startup, training=training, low=RANGE[0] * total, high=RANGE[1] * total)
+
+
+def describe_progress(estimate: Estimate, *, elapsed: float, done: float, fits_done: int, fits_total: int,
+                      workers: int) -> tuple[float, str]:
+    """The progress bar's fraction and text for a running search, from its first second.
+
+    While no unit of work has finished and the workers are still expected to be starting,
+    the bar moves with the clock through the start-up's share of the estimate. Then it
+    shows the epochs done, or the time spent against the estimate when that is further
+    along (units finish in steps), but never full before the search is.
+    """
+    total = max(estimate.seconds, 1e-6)
+    by_time = min(elapsed / total, 0.95)
+    startup_share = estimate.startup / total
+    if fits_done == 0 and elapsed < estimate.startup:
+        fraction = min(by_time, startup_share)
+        return fraction, f"Starting {workers} worker processes… {elapsed:.0f} s (about {estimate.startup:.0f} s here)"
+    fraction = max(startup_share + done * (1 - startup_share), min(by_time, 0.95))
+    left = estimate.seconds - elapsed
+    when = f"about {left:.0f} s left" if left >= 1 else "taking longer than estimated"
+    return min(fraction, 1.0), f"{fits_done} / {fits_total} fits · {elapsed:.0f} s · {when}"

@@ -9,48 +9,45 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
+import sys
 import threading
 import time
 import warnings
 import weakref
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import BrokenExecutor, Future
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import sklearn
-from joblib import Parallel, delayed, effective_n_jobs
+from joblib import effective_n_jobs
 from joblib.externals.loky import get_reusable_executor
+from joblib.parallel import LokyBackend, get_active_backend
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import StratifiedKFold
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import GridSearchCV, check_cv
+from sklearn.model_selection._validation import _warn_or_raise_about_fit_failures
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
+from sklearn.utils.parallel import Parallel, delayed
 
 from tuning.data.dataset import Dataset
 from tuning.data.datasets import load_dataset
 from tuning.data.pipeline import make_pipeline, make_preprocessor
 from tuning.engine import lean
 from tuning.engine.cluster import dask_backend
-from tuning.engine.lean import estimate_seconds, uncovered_reason
 from tuning.engine.limits import SearchLimits, check_search_costs
-from tuning.engine.plan import SearchPlan, Trajectory, stacks_of
-from tuning.engine.results import SearchResult, build_cv_results
+from tuning.engine.plan import SearchPlan, Trajectory, plan_search, stacks_of
+from tuning.engine.results import SearchResult, build_cv_results, fit_and_score_outputs
 from tuning.engine.spec import ExperimentSpec, parse_spec
 from tuning.engine.store import ExperimentStore, experiment_id
 from tuning.engine.training import NON_FINITE_WEIGHTS, FitRecord, UnitResult, fit_lean, fit_stack
-from tuning.errors import DataError, SearchFailed, SpecError, TuningError
+from tuning.errors import DataError, SearchFailed, SpecError, TuningError, sentence
 
 log = logging.getLogger(__name__)
-
-# Scorers that only make sense for two classes, with what to use for more.
-_BINARY_ONLY_SCORERS = {
-    "f1": "f1_macro", "precision": "precision_macro", "recall": "recall_macro",
-    "jaccard": "jaccard_macro", "roc_auc": "roc_auc_ovr", "average_precision": "accuracy",
-    "neg_brier_score": "neg_log_loss", "matthews_corrcoef": "matthews_corrcoef",
-}
 
 
 @dataclass(frozen=True)
@@ -70,8 +67,9 @@ class Progress:
 
 
 @dataclass(frozen=True)
-class _Unit:
-    """Trajectories trained together (a stack, see :func:`tuning.engine.plan.stacks_of`) on one fold."""
+class Unit:
+    """The unit of work: trajectories trained together (a stack, see
+    :func:`tuning.engine.plan.stacks_of`; often just one) on one fold."""
 
     index: int
     trajectories: tuple[Trajectory, ...]
@@ -80,6 +78,9 @@ class _Unit:
     @property
     def max_epochs(self) -> int:
         return sum(t.max_iter for t in self.trajectories)
+
+    def cost(self) -> float:
+        return sum(t.cost() for t in self.trajectories)
 
 
 @dataclass
@@ -109,88 +110,112 @@ def sklearn_equivalent(
 
 
 def check_data_fits_spec(spec: ExperimentSpec, data: Dataset) -> None:
-    """Refuse, before any fitting, a spec that cannot work on this data."""
-    smallest = min(data.class_counts)
-    if spec.cv > smallest:
-        name = data.class_names[data.class_counts.index(smallest)]
-        raise SpecError("cv", f"{spec.cv} folds need at least {spec.cv} rows of every class, but class "
-                        f"{name!r} of {data.name} has only {smallest}",
-                        f"Use cv={max(2, smallest)} or fewer" if smallest >= 2 else "Add rows of that class")
-    n_classes = len(data.class_names)
-    if n_classes > 2 and spec.scoring in _BINARY_ONLY_SCORERS:
-        raise SpecError("scoring", f"{spec.scoring!r} needs two classes, but {data.name} has {n_classes}",
-                        f"Use e.g. {_BINARY_ONLY_SCORERS[spec.scoring]!r}")
-    if n_classes < 2:
+    """Refuse, before any fitting, data no classifier can be cross-validated on."""
+    if len(data.class_names) < 2:
         raise DataError(f"{data.name} has a single class; a classifier needs at least two")
 
 
-def _units(plan: SearchPlan, records: list[FitRecord] = ()) -> list[_Unit]:
+def split_folds(spec: ExperimentSpec, data: Dataset) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The folds ``GridSearchCV(cv=spec.cv)`` splits a classifier's data into.
+
+    scikit-learn's warnings (a class with fewer rows than folds) are warnings here too;
+    what it refuses (more folds than rows of every class) is a :class:`SpecError`.
+    """
+    try:
+        return list(check_cv(spec.cv, data.y, classifier=True).split(data.X, data.y))
+    except ValueError as exc:  # StratifiedKFold refuses only when every class is smaller than cv
+        largest = max(data.class_counts)
+        raise SpecError("cv", f"{spec.cv} folds need at least {spec.cv} rows of one class, but no class of "
+                        f"{data.name} has more than {largest} (scikit-learn: {sentence(exc)})",
+                        f"Use cv={largest} or fewer" if largest >= 2 else "Add rows") from None
+
+
+def units_of(trajectories: list[Trajectory], n_splits: int, stacks: list[tuple[int, ...]] | None = None,
+             done: Iterable[tuple[int, int]] = ()) -> list[Unit]:
     """Every (stack, fold) with fits still to do, the costliest first, so that the workers finish together.
 
-    A unit is numbered after its first trajectory (``trajectory * n_splits + fold``), so
-    that what a store holds from earlier runs never shares a number with what is left.
+    ``stacks`` groups trajectories (:func:`tuning.engine.plan.stacks_of`; each alone by
+    default); ``done`` lists the (candidate, fold) fits already made, whose trajectories are
+    left out. A unit is numbered after its first trajectory (``trajectory * n_splits +
+    fold``), so that what a store holds from earlier runs never shares a number with what is left.
     """
-    done = {(r.candidate, r.fold) for r in records}
+    done = set(done)
     units = []
-    for stack in stacks_of(plan.trajectories):
-        for fold in range(plan.n_splits):
-            todo = [i for i in stack if any((c, fold) not in done for c in plan.trajectories[i].candidates)]
+    for stack in stacks if stacks is not None else [(i,) for i in range(len(trajectories))]:
+        for fold in range(n_splits):
+            todo = [i for i in stack if any((c, fold) not in done for c in trajectories[i].candidates)]
             if todo:
-                units.append(_Unit(todo[0] * plan.n_splits + fold, tuple(plan.trajectories[i] for i in todo), fold))
-    return sorted(units, key=lambda u: -sum(t.cost() for t in u.trajectories))
+                units.append(Unit(todo[0] * n_splits + fold, tuple(trajectories[i] for i in todo), fold))
+    return sorted(units, key=lambda u: -u.cost())
 
 
-# Below this much training (seconds of one core, see _work_seconds), starting worker processes costs
+# Below this much training (seconds of one core, see unit_seconds), starting worker processes costs
 # more than they save: measured with ``bench/bench_engine.py --crossover`` on 2 cores.
 IN_PROCESS_SECONDS = 2.0
 
 
-def _work_seconds(spec: ExperimentSpec, data: Dataset, units: list[_Unit]) -> float:
-    """A rough estimate of the units' training time on one core (:func:`tuning.engine.lean.estimate_seconds`)."""
-    n_train = len(data.y) * (spec.cv - 1) // spec.cv
-    n_outputs = 1 if len(data.class_names) == 2 else len(data.class_names)
-    total = 0.0
-    for u in units:
-        params = {**MLPClassifier().get_params(), **u.trajectories[0].params}
-        hidden = params["hidden_layer_sizes"]
-        hidden = list(hidden) if isinstance(hidden, (list, tuple)) else [hidden]
-        lean_fits = all(uncovered_reason(t.params) is None for t in u.trajectories)
-        total += estimate_seconds(n_train, [data.n_features, *hidden, n_outputs], [t.max_iter for t in u.trajectories],
-                                  batch_size=params["batch_size"], lean=lean_fits)
-    return total
+def unit_seconds(unit: Unit, *, n_train: int, n_features: int, n_outputs: int,
+                 network: Callable[[Trajectory], dict[str, Any] | None] | None = None) -> float:
+    """A rough estimate of a unit's training time on one core (:func:`tuning.engine.lean.estimate_seconds`).
+
+    ``network(trajectory)`` gives the ``MLPClassifier`` parameters a trajectory resolves to
+    (by default its params themselves); a unit that is not a network counts as a second.
+    """
+    networks = [t.params if network is None else network(t) for t in unit.trajectories]
+    if networks[0] is None:
+        return 1.0
+    params = {**MLPClassifier().get_params(), **networks[0]}
+    hidden = params["hidden_layer_sizes"]
+    hidden = list(hidden) if isinstance(hidden, (list, tuple)) else [hidden]
+    covered = all(p is not None and lean.uncovered_reason(p) is None for p in networks)
+    try:
+        return lean.estimate_seconds(n_train, [n_features, *hidden, n_outputs],
+                                     [t.max_iter for t in unit.trajectories], batch_size=params["batch_size"],
+                                     lean=covered)
+    except (TypeError, ValueError):  # invalid settings fail fast, in scikit-learn's own checks
+        return 0.0
 
 
-def _run_units(
-    spec: ExperimentSpec,
-    data: Dataset,
-    units: list[_Unit],
+def evaluate_units(
+    units: list[Unit],
+    task: Callable[[Unit], Any],
+    *,
     n_jobs: int | None,
     on_unit: Callable[[UnitResult], None],
-    cancel: threading.Event | None,
+    cancel: threading.Event | None = None,
+    pre_dispatch: int | str = "2*n_jobs",
     scheduler: str | None = None,
+    scatter: Iterable[Any] = (),
+    seconds: Callable[[Unit], float] | None = None,
 ) -> bool:
-    """Evaluate every unit; return False when cancelled (finished units are kept)."""
-    folds = list(StratifiedKFold(n_splits=spec.cv).split(data.X, data.y))
-    preprocessor = make_preprocessor(data, spec.preprocess)
+    """Evaluate every unit in parallel, handing each result to ``on_unit`` as it finishes.
 
-    def tasks(todo: list[_Unit]) -> Iterator[Any]:
-        for u in todo:
-            yield delayed(fit_stack)(
-                data.X, data.y, folds[u.fold][0], folds[u.fold][1],
-                trajectories=[(t.params, t.candidates, t.checkpoints) for t in u.trajectories],
-                preprocessor=preprocessor, scoring=spec.scoring, fold=u.fold, unit=u.index,
-            )
+    This is the one evaluation loop: :func:`run_search` and ``tuning.GridSearchCV`` both
+    run their units of work through it. ``task(unit)`` makes the ``delayed`` call.
 
+    Without ``scheduler``, on joblib's default backend, this process trains units itself
+    while ``n_jobs - 1`` loky worker processes start and take the costliest units (by
+    ``seconds(unit)``, a rough estimate of one core's time; see
+    :func:`_run_here_and_on_workers`), and a search under :data:`IN_PROCESS_SECONDS` of
+    work starts no worker at all. Under a backend the caller chose with
+    ``joblib.parallel_backend``, the units run on it. With a Dask scheduler address,
+    everything in ``scatter`` goes to the workers once, and the units a dying worker had
+    not finished run again (up to 3 times). Returns False when cancelled (finished units
+    are kept).
+    """
     if scheduler is None:
+        backend, _ = get_active_backend()
+        if type(backend) is not LokyBackend:  # threading, Dask, ...: the caller's choice
+            parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered", batch_size=1,
+                                pre_dispatch=pre_dispatch)
+            return _consume(parallel(task(u) for u in units), on_unit, cancel)
+        costs = {u.index: (seconds(u) if seconds is not None else u.cost()) for u in units}
         n_workers = effective_n_jobs(n_jobs) - 1  # this process is one of the n_jobs
-        if n_workers < 1 or len(units) < 2 or _work_seconds(spec, data, units) < IN_PROCESS_SECONDS:
-            n_workers = 0  # a small search: all here, rather than waiting for worker processes to start
-        costs = {u.index: _work_seconds(spec, data, [u]) for u in units}
-        return _run_here_and_on_workers(units, lambda u: next(tasks([u])), lambda u: costs[u.index], n_workers,
-                                        on_unit, cancel)
+        small = seconds is not None and sum(costs.values()) < IN_PROCESS_SECONDS
+        if n_workers < 1 or len(units) < 2 or small:
+            n_workers = 0  # all here, rather than waiting for worker processes to start
+        return _run_here_and_on_workers(units, task, lambda u: costs[u.index], n_workers, on_unit, cancel)
 
-    # On a cluster: everything sizeable goes to the workers once. A worker that dies can take data or
-    # tasks with it; the units it had not finished run again (finished ones are kept), up to 3 times.
     done: set[int] = set()
 
     def on_cluster_unit(unit: UnitResult) -> None:
@@ -198,20 +223,19 @@ def _run_units(
         on_unit(unit)
 
     local_workers = n_jobs if n_jobs and n_jobs > 0 else None  # for scheduler="local"
-    shared = [data.X, data.y, *(index for fold in folds for index in fold)]
     for attempt in range(1, 4):
         todo = [u for u in units if u.index not in done]
         try:
-            with dask_backend(scheduler, scatter=shared, n_workers=local_workers):
+            with dask_backend(scheduler, scatter=list(scatter), n_workers=local_workers):
                 parallel = Parallel(n_jobs=-1, return_as="generator_unordered", batch_size=1)
-                return _consume(parallel(tasks(todo)), on_cluster_unit, cancel)
+                return _consume(parallel(task(u) for u in todo), on_cluster_unit, cancel)
         except TuningError:
             raise
         except Exception as exc:
             if attempt == 3:
-                raise TuningError(f"the Dask cluster at {scheduler} kept failing ({type(exc).__name__}: {exc}); "
-                                  f"{len(done)} of {len(units)} units finished and are kept. Run again to "
-                                  "resume, with the experiment store") from None
+                raise TuningError(f"the Dask cluster at {scheduler} kept failing ({type(exc).__name__}: "
+                                  f"{sentence(exc)}); {len(done)} of {len(units)} units finished and are kept. Run "
+                                  "again to resume, with the experiment store") from None
             log.warning("Dask failure (%s: %s); running the %d unfinished units again",
                         type(exc).__name__, exc, len(units) - len(done))
     return True
@@ -353,12 +377,13 @@ def _consume(outputs: Any, on_unit: Callable[[UnitResult], None], cancel: thread
     return True
 
 
-def _curves(plan: SearchPlan, records: list[FitRecord]) -> list[dict[str, Any]]:
+def curves_of(candidates: list[dict[str, Any]], n_splits: int, records: list[FitRecord]) -> list[dict[str, Any]]:
+    """Per candidate, per fold: the loss curve, validation scores, epochs run and convergence."""
     by_key = {(r.candidate, r.fold): r for r in records}
     curves = []
-    for index, params in enumerate(plan.candidates):
+    for index, params in enumerate(candidates):
         folds = []
-        for fold in range(plan.n_splits):
+        for fold in range(n_splits):
             r = by_key.get((index, fold))
             folds.append(None if r is None else {
                 "loss_curve": r.loss_curve, "validation_scores": r.validation_scores,
@@ -409,7 +434,8 @@ def run_search(
         Set it (from any thread) to stop after the unit of work in progress; the
         result then has ``status="cancelled"`` and keeps every finished fit.
     refit : bool, default=True
-        Refit the best candidate on all the data into ``result.best_estimator``.
+        Refit the best candidate on all the data into ``result.best_estimator``. When that
+        fit fails, ``result.refit_error`` says why and the rest of the result stands.
     max_epochs : int, optional
         Refuse searches that would train more epochs (see :func:`tuning.engine.plan.plan_search`).
     limits : SearchLimits, optional
@@ -431,6 +457,8 @@ def run_search(
     Returns
     -------
     SearchResult
+        Scores, NaNs and the best candidate exactly as ``GridSearchCV(error_score=np.nan,
+        return_train_score=True)`` reports them; ``warnings`` lists what it warned about.
 
     Raises
     ------
@@ -446,18 +474,28 @@ def run_search(
         if "csv" in spec.dataset:  # now the table's size is known too
             plan = check_search_costs(spec, limits, data=data)
     check_data_fits_spec(spec, data)
+    with warnings.catch_warnings(record=True) as split_warnings:
+        warnings.simplefilter("always")
+        folds = split_folds(spec, data)
+    for w in split_warnings:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     started = time.perf_counter()
-    planned_epochs = {u.index: u.max_epochs for u in _units(plan)}
+    stacks = stacks_of(plan.trajectories)
+    planned_epochs = {u.index: u.max_epochs for u in units_of(plan.trajectories, plan.n_splits, stacks)}
     collected = _Collected()
+    notes = [str(w.message) for w in split_warnings]
 
     def report(last_params: dict[str, Any] | None = None) -> None:
         if progress is not None:
             progress(Progress(
                 fits_done=len(collected.records), fits_total=plan.n_fits,
-                epochs_done=sum(planned_epochs.get(u.unit, u.epochs_run) for u in collected.units),
+                epochs_done=sum(planned_epochs[u.unit] for u in collected.units),
                 epochs_total=plan.max_epochs_to_train,
                 elapsed=time.perf_counter() - started, last_params=last_params,
             ))
+
+    def assemble(finished: bool) -> SearchResult:
+        return _assemble(spec, plan, data, collected, finished=finished, exp_id=exp_id, started=started, notes=notes)
 
     exp_id = None
     if store is not None:
@@ -470,7 +508,7 @@ def run_search(
             collected = _Collected(store.units(exp_id))
             report()
             if cancel is not None and cancel.is_set():
-                return _assemble(spec, plan, data, collected, finished=False, exp_id=exp_id, started=started)
+                return assemble(finished=False)
             time.sleep(follow_interval)
         collected = _Collected(store.units(exp_id))
 
@@ -480,37 +518,101 @@ def run_search(
         collected.units.append(unit)
         report(plan.candidates[unit.records[-1].candidate] if unit.records else None)
 
+    preprocessor = make_preprocessor(data, spec.preprocess)
+    scorer = check_scoring(make_pipeline(preprocessor, MLPClassifier()), scoring=spec.scoring)
+
+    def task(u: Unit) -> Any:
+        estimators = [make_pipeline(None if preprocessor is None else clone(preprocessor), MLPClassifier(**t.params))
+                      for t in u.trajectories]
+        train, test = folds[u.fold]
+        return delayed(fit_stack)(
+            data.X, data.y, train, test, estimators=estimators, candidates=[t.candidates for t in u.trajectories],
+            checkpoints=[t.checkpoints for t in u.trajectories], scorer=scorer, error_score=np.nan,
+            return_train_score=True, fold=u.fold, unit=u.index,
+        )
+
+    n_outputs = 1 if len(data.class_names) == 2 else len(data.class_names)
+    sizes = {"n_train": len(data.y) * (spec.cv - 1) // spec.cv, "n_features": data.n_features, "n_outputs": n_outputs}
     report()
+    # what a store holds from an earlier run (perhaps stacked otherwise) is not trained again
+    units = units_of(plan.trajectories, plan.n_splits, stacks, done={(r.candidate, r.fold) for r in collected.records})
     with store.holding(exp_id) if store is not None else contextlib.nullcontext():  # heartbeat, then release
-        finished = _run_units(spec, data, _units(plan, collected.records),
-                              n_jobs if n_jobs is not None else spec.n_jobs, on_unit, cancel, scheduler)
-        result = _assemble(spec, plan, data, collected, finished=finished, exp_id=exp_id, started=started)
-        if refit and finished and result.best_params is not None:
-            result.best_estimator = _refit(spec, data, result.best_params)
+        finished = evaluate_units(
+            units, task, n_jobs=n_jobs if n_jobs is not None else spec.n_jobs, on_unit=on_unit, cancel=cancel,
+            scheduler=scheduler, scatter=[data.X, data.y, *(index for fold in folds for index in fold)],
+            seconds=lambda u: unit_seconds(u, **sizes),
+        )
+        result = assemble(finished)
+        if refit and finished:
+            try:
+                result.best_estimator = _refit(spec, data, result.best_params)
+            except Exception as exc:  # the cross-validation results stand without a model
+                result.refit_error = (f"refitting the best candidate on all the data failed "
+                                      f"({type(exc).__name__}: {sentence(exc)})")
         result.elapsed = time.perf_counter() - started
         if store is not None and finished:
             store.finish(exp_id, result)
     return result
 
 
+def partial_result(spec: ExperimentSpec | dict[str, Any], data: Dataset, units: list[UnitResult]) -> SearchResult:
+    """What the finished ``units`` of a search add up to so far (read from the store while it runs).
+
+    Candidates whose folds have not all finished score NaN and rank last; the status is "cancelled".
+    """
+    spec = parse_spec(spec)
+    plan = plan_search(spec, max_epochs=sys.maxsize)  # the search checked its cap before it started
+    return _assemble(spec, plan, data, _Collected(list(units)), finished=False, exp_id=None,
+                     started=time.perf_counter())
+
+
+def _summaries(records: list[FitRecord], table: dict[str, Any]) -> list[str]:
+    """One line for each kind of trouble scikit-learn warns about, counted over the fits."""
+    lines = []
+    failed = [r for r in records if r.fit_error]
+    if failed:
+        first = failed[0].fit_error.strip().splitlines()[-1]
+        lines.append(f"{len(failed)} of {len(records)} fits failed and score NaN, as GridSearchCV's "
+                     f"error_score=nan has it; the first error: {sentence(first)}")
+    unscored = [r for r in records if r.score_error]
+    if unscored:
+        lines.append(f"scoring failed on {len(unscored)} of {len(records)} fits, which score NaN, as in "
+                     f"GridSearchCV; the first error: {sentence(unscored[0].score_error)}")
+    means = np.asarray(table["mean_test_score"], dtype=float)
+    if np.isnan(means).all():
+        lines.append("every candidate's mean test score is NaN, so the best is candidate 0, as GridSearchCV "
+                     "reports it")
+    elif np.isnan(means).any():
+        lines.append(f"{int(np.isnan(means).sum())} of {len(means)} candidates have a NaN mean test score "
+                     "and rank last")
+    return lines
+
+
 def _assemble(spec: ExperimentSpec, plan: SearchPlan, data: Dataset, collected: _Collected, *,
-              finished: bool, exp_id: str | None, started: float) -> SearchResult:
+              finished: bool, exp_id: str | None, started: float, notes: Sequence[str] = ()) -> SearchResult:
     """The result of every finished unit: the ``cv_results`` table, curves and the fit log."""
     records = collected.records
-    if finished and records and all(r.fit_error for r in records):
-        first = records[0].fit_error.strip().splitlines()[-1]
-        raise SearchFailed(f"all {len(records)} fits failed; the first error was: {first}. "
-                           "Check the estimator settings against the data")
+    if finished and records:
+        out = fit_and_score_outputs(records, len(plan.candidates), plan.n_splits)
+        try:  # warns when some fits failed, as GridSearchCV does
+            _warn_or_raise_about_fit_failures(out, np.nan)
+        except ValueError:
+            first = records[0].fit_error.strip().splitlines()[-1]
+            raise SearchFailed(f"all {len(records)} fits failed; the first error was: {sentence(first)}. "
+                               "Check the estimator settings against the data") from None
     table = build_cv_results(plan.candidates, plan.n_splits, records)
-    folds_done = Counter(r.candidate for r in records)
     means = table["mean_test_score"]
+    folds_done = Counter(r.candidate for r in records)
     best_index: int | None = None
-    if any(n == plan.n_splits for n in folds_done.values()) and not np.isnan(means).all():
+    if finished:
+        best_index = int(GridSearchCV._select_best_index(True, "score", table))
+    elif any(n == plan.n_splits for n in folds_done.values()) and not np.isnan(means).all():
         best_index = int(table["rank_test_score"].argmin())
     t0 = min((u.start for u in collected.units), default=0.0)
     fits = [{"candidate": r.candidate, "fold": r.fold, "unit": r.unit, "worker": r.worker,
-             "start": r.start - t0, "end": r.end - t0, "n_iter": r.n_iter, "trainer": r.trainer,
-             "fit_error": r.fit_error} for r in sorted(records, key=lambda r: (r.candidate, r.fold))]
+             "start": r.start - t0, "end": r.end - t0, "n_iter": r.n_iter,
+             "fit_error": r.fit_error, "trainer": r.trainer}
+            for r in sorted(records, key=lambda r: (r.candidate, r.fold))]
     return SearchResult(
         spec=spec,
         n_splits=plan.n_splits,
@@ -518,7 +620,7 @@ def _assemble(spec: ExperimentSpec, plan: SearchPlan, data: Dataset, collected: 
         best_index=best_index,
         best_params=plan.candidates[best_index] if best_index is not None else None,
         best_score=float(means[best_index]) if best_index is not None else None,
-        curves=_curves(plan, records),
+        curves=curves_of(plan.candidates, plan.n_splits, records),
         fits=fits,
         epochs_trained=sum(u.epochs_run for u in collected.units),
         epochs_gridsearchcv=sum(r.n_iter for r in records),
@@ -529,4 +631,5 @@ def _assemble(spec: ExperimentSpec, plan: SearchPlan, data: Dataset, collected: 
         dataset=data.summary(),
         versions={"scikit-learn": sklearn.__version__},
         experiment_id=exp_id,
+        warnings=[*notes, *(_summaries(records, table) if finished else [])],
     )

@@ -105,7 +105,7 @@ def check_mlp_value(where: str, name: str, value: Any) -> Any:
     value = _to_json_value(value)
     if name == "hidden_layer_sizes":
         sizes = value if isinstance(value, list) else [value]
-        if not sizes or not all(_is_int(s) and s > 0 for s in sizes):
+        if not all(_is_int(s) and s > 0 for s in sizes):  # [] is fine: no hidden layer, as scikit-learn allows
             raise SpecError(where, f"hidden_layer_sizes needs positive whole numbers, "
                             f"got {describe_value(value)}",
                             "Write one list of units per network, e.g. [16] or [32, 16]")

@@ -22,7 +22,6 @@ import hmac
 import io
 import json
 import logging
-import math
 import os
 import secrets
 import socket
@@ -43,7 +42,7 @@ import pandas as pd
 import sklearn
 
 from tuning.data.dataset import Dataset
-from tuning.engine.results import SearchResult
+from tuning.engine.results import SearchResult, _plain
 from tuning.engine.spec import ExperimentSpec
 from tuning.engine.training import FitRecord, UnitResult
 from tuning.errors import ExperimentNotFound, StoreError, TuningError
@@ -81,6 +80,16 @@ CREATE TABLE IF NOT EXISTS units (
     PRIMARY KEY (experiment, unit)
 );
 """
+
+
+def clean_tags(tags: Any) -> list[str]:
+    """Tags as kept: trimmed, no commas or line breaks, at most 30 characters each, 12 tags, no repeats."""
+    cleaned: list[str] = []
+    for tag in tags:
+        tag = " ".join(str(tag).replace(",", " ").split())[:30].strip()
+        if tag and tag not in cleaned:
+            cleaned.append(tag)
+    return cleaned[:12]
 
 
 def default_store_path() -> Path:
@@ -182,16 +191,16 @@ def _model_signature(key: bytes, exp_id: str, model: bytes) -> str:
 
 
 def _record_to_json(record: FitRecord) -> dict[str, Any]:
-    data = asdict(record)
-    for key in ("test_score", "train_score"):
-        if isinstance(data[key], float) and math.isnan(data[key]):
-            data[key] = None
-    return data
+    """JSON-ready: NaN and infinities (failed scores, a diverged loss curve) become null."""
+    return _plain(asdict(record))
 
 
 def _record_from_json(data: dict[str, Any]) -> FitRecord:
     for key in ("test_score", "train_score"):
-        if data[key] is None:
+        value = data[key]
+        if isinstance(value, dict):
+            data[key] = {k: float("nan") if v is None else v for k, v in value.items()}
+        elif value is None:
             data[key] = float("nan")
     return FitRecord(**data)
 
@@ -230,6 +239,8 @@ class ExperimentStore:
             columns = {row["name"] for row in db.execute("PRAGMA table_info(experiments)")}
             if "model_mac" not in columns:  # a store from before models were signed
                 db.execute("ALTER TABLE experiments ADD COLUMN model_mac TEXT")
+            if "tags" not in columns:  # a store from before experiments had tags
+                db.execute("ALTER TABLE experiments ADD COLUMN tags TEXT NOT NULL DEFAULT '[]'")
 
     def _problem(self, exc: sqlite3.Error) -> StoreError:
         """One message naming the file, what is wrong with it and what to do."""
@@ -383,6 +394,19 @@ class ExperimentStore:
         with self._lock:
             self._leases.pop(exp_id, None)
 
+    def save_result(self, result: SearchResult, units: list[UnitResult], *, name: str = "") -> None:
+        """Keep a finished search that ran elsewhere (``tuning.GridSearchCV`` in Python), with its units."""
+        spec = result.spec.to_json() if result.spec is not None else json.dumps({"python": result.source})
+        now = time.time()
+        with self._connect() as db:
+            db.execute("INSERT OR IGNORE INTO experiments (id, spec, dataset, name, created, updated, status, "
+                       "fits_total) VALUES (?, ?, ?, ?, ?, ?, 'interrupted', ?)",
+                       (result.experiment_id, spec, json.dumps(result.dataset), name.strip()[:120], now, now,
+                        result.fits_total))
+        for unit in units:
+            self.save_unit(result.experiment_id, unit)
+        self.finish(result.experiment_id, result)
+
     def load_result(self, exp_id: str) -> SearchResult | None:
         """The finished result of an experiment, or None.
 
@@ -424,8 +448,11 @@ class ExperimentStore:
 
     def list(self, exp_id: str | None = None) -> list[dict[str, Any]]:
         """Every experiment, newest first: id, name, note, dataset, status, fits done and total, best score."""
-        query = ("SELECT e.*, (SELECT COALESCE(SUM(json_array_length(u.records)), 0) FROM units u "
-                 "WHERE u.experiment = e.id) AS fits_done FROM experiments e")
+        # Stores written before NaN became null hold records SQLite's JSON functions reject: count their
+        # "candidate" keys (one per record) instead of failing the whole list.
+        query = ("SELECT e.*, (SELECT COALESCE(SUM(CASE WHEN json_valid(u.records) THEN json_array_length(u.records) "
+                 "ELSE (length(u.records) - length(replace(u.records, '\"candidate\":', ''))) / 12 END), 0) "
+                 "FROM units u WHERE u.experiment = e.id) AS fits_done FROM experiments e")
         args: tuple[Any, ...] = ()
         if exp_id is not None:
             query += " WHERE e.id = ?"
@@ -442,6 +469,7 @@ class ExperimentStore:
                 dataset = json.loads(r["dataset"])
                 listed.append({
                     "id": str(r["id"]), "name": str(r["name"]), "note": str(r["note"]),
+                    "tags": [str(t) for t in json.loads(r["tags"])],
                     "dataset": str(dataset.get("name", "")), "status": str(status),
                     "fits_done": int(r["fits_done"]), "fits_total": int(r["fits_total"]),
                     "best_score": None if r["best_score"] is None else float(r["best_score"]),
@@ -452,14 +480,17 @@ class ExperimentStore:
                 raise self._damaged(f"experiment {r['id']!r}") from None
         return listed
 
-    def annotate(self, exp_id: str, *, name: str | None = None, note: str | None = None) -> None:
-        """Rename an experiment or change its note."""
+    def annotate(self, exp_id: str, *, name: str | None = None, note: str | None = None,
+                 tags: list[str] | None = None) -> None:
+        """Rename an experiment, change its note or its tags (see :func:`clean_tags`)."""
         self._require(exp_id)
         with self._connect() as db:
             if name is not None:
                 db.execute("UPDATE experiments SET name = ? WHERE id = ?", (name.strip()[:120], exp_id))
             if note is not None:
                 db.execute("UPDATE experiments SET note = ? WHERE id = ?", (note.strip()[:2000], exp_id))
+            if tags is not None:
+                db.execute("UPDATE experiments SET tags = ? WHERE id = ?", (json.dumps(clean_tags(tags)), exp_id))
 
     def delete(self, exp_id: str) -> None:
         """Delete an experiment and every fit it kept."""

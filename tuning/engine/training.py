@@ -1,50 +1,71 @@
-"""One unit of work: train one trajectory on one fold, score it at every checkpoint.
+"""One unit of work: train one trajectory on one fold, then score it at every checkpoint.
 
-This is where "train once, score many" happens. A unit returns plain records, one per
-(candidate, fold), shaped like what scikit-learn's ``_fit_and_score`` returns, plus the
-curves ``GridSearchCV`` throws away.
+This is where "train once, score many" happens, in two steps with a seam between them:
+
+- :func:`train_checkpoints` trains the estimator once, to the largest ``max_iter`` it is
+  asked for, and returns the model at every checkpoint exactly as a fit with that
+  ``max_iter`` leaves it (or the error such a fit raises). Another trainer can take its
+  place: anything that returns a :class:`TrainedRun` for the same arguments works.
+- :func:`fit_trajectory` scores each checkpoint the way scikit-learn's ``_fit_and_score``
+  does, with its own ``_score`` helper: the test score, then (when asked) the train score,
+  each on its own, with ``error_score`` for failures. It returns plain records, one per
+  (candidate, fold), that turn into ``_fit_and_score``'s dicts, plus the curves
+  ``GridSearchCV`` throws away.
 """
 
 from __future__ import annotations
 
+import copy
+import numbers
 import os
 import socket
 import time
 import traceback
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import check_scoring
+from sklearn.metrics._scorer import _MultimetricScorer
+from sklearn.model_selection._validation import _score
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
+from sklearn.utils.metaestimators import _safe_split
+from sklearn.utils.validation import _check_method_params, _num_samples
 from threadpoolctl import threadpool_limits
 
-from tuning.data.pipeline import make_pipeline
 from tuning.engine import lean
 from tuning.engine.cluster import running_on_dask_worker
 from tuning.engine.lean import LEAN, SCIKIT_LEARN
 
-# What MLPClassifier raises at the end of a fit whose weights overflowed (scikit-learn's words).
-NON_FINITE_WEIGHTS = ("Solver produced non-finite parameter weights. The input data may contain large values "
-                      "and need to be preprocessed.")
 # The state an MLPClassifier has after a fit, besides its weights, that depends on
 # how many epochs ran; copied at each checkpoint.
 _EPOCH_STATE = ("n_iter_", "t_", "loss_", "best_loss_", "best_validation_score_", "_no_improvement_count")
+# What MLPClassifier raises at the end of a fit whose weights overflowed (scikit-learn's words).
+NON_FINITE_WEIGHTS = ("Solver produced non-finite parameter weights. The input data may contain large values "
+                      "and need to be preprocessed.")
+_MAX_ITER_WARNING = "Stochastic Optimizer: Maximum iterations ({}) reached and the optimization hasn't converged yet."
+
+Scores = float | dict[str, float]
 
 
 @dataclass
 class FitRecord:
-    """The outcome of one (candidate, fold) fit, as ``GridSearchCV`` would have it, plus curves."""
+    """The outcome of one (candidate, fold) fit, as ``GridSearchCV`` would have it, plus curves.
+
+    ``test_score`` and ``train_score`` are numbers, or dicts of them for several scorers;
+    ``train_score`` is None when train scores were not asked for. ``fit_error`` is the
+    traceback of a failed fit (its scores are then ``error_score``); ``score_error`` the
+    last line of a scorer's failure on a fit that worked.
+    """
 
     candidate: int
     fold: int
-    test_score: float
-    train_score: float
+    test_score: Scores
+    train_score: Scores | None
     fit_time: float
     score_time: float
     n_iter: int
@@ -56,7 +77,17 @@ class FitRecord:
     worker: str
     start: float
     end: float
+    n_test_samples: int = 0
+    score_error: str | None = None
     trainer: str = SCIKIT_LEARN
+
+    def fit_and_score_output(self) -> dict[str, Any]:
+        """The dict scikit-learn's ``_fit_and_score`` returns for this fit (with times and test size)."""
+        out = {"fit_error": self.fit_error, "test_scores": _copy_scores(self.test_score),
+               "n_test_samples": self.n_test_samples, "fit_time": self.fit_time, "score_time": self.score_time}
+        if self.train_score is not None:
+            out["train_scores"] = _copy_scores(self.train_score)
+        return out
 
 
 @dataclass
@@ -69,6 +100,29 @@ class UnitResult:
     worker: str
     start: float
     end: float
+
+
+@dataclass
+class Checkpoint:
+    """The estimator as a fit with ``max_iter`` epochs leaves it, or the error that fit raises."""
+
+    max_iter: Any
+    model: Any | None
+    error: BaseException | None
+    fit_time: float
+    n_iter: int = 0
+    converged: bool = False
+    loss_curve: list[float] = field(default_factory=list)
+    validation_scores: list[float] | None = None
+
+
+@dataclass
+class TrainedRun:
+    """What a trainer returns: one :class:`Checkpoint` per requested ``max_iter``, and the epochs it ran."""
+
+    checkpoints: dict[Any, Checkpoint]
+    epochs_run: int
+    trainer: str = SCIKIT_LEARN
 
 
 @dataclass
@@ -129,6 +183,39 @@ def _model_at(fitted: _CheckpointingMLP, snapshot: _Snapshot | None, max_iter: i
     return model
 
 
+def mlp_path(estimator: Any) -> str | None:
+    """Where the network sits: ``""`` for an ``MLPClassifier``, ``"mlp"`` (or ``"a__mlp"``) for the
+    last step of a (nested) ``Pipeline``, None when the final estimator is anything else.
+
+    Only the exact classes qualify: a subclass may change what a fit does.
+    """
+    if type(estimator) is MLPClassifier:
+        return ""
+    if type(estimator) is Pipeline and estimator.steps:
+        name, last = estimator.steps[-1]
+        inner = mlp_path(last)
+        if inner is not None:
+            return f"{name}__{inner}" if inner else name
+    return None
+
+
+def network_of(estimator: Any, path: str) -> Any:
+    """The estimator at ``path`` (see :func:`mlp_path`)."""
+    for name in filter(None, path.split("__")):
+        estimator = estimator.named_steps[name]
+    return estimator
+
+
+def _with_network(estimator: Any, path: str, network: Any) -> Any:
+    """A shallow copy of ``estimator`` whose network at ``path`` is ``network``."""
+    if not path:
+        return network
+    name, _, rest = path.partition("__")
+    pipeline = copy.copy(estimator)
+    pipeline.steps = [(n, _with_network(step, rest, network) if n == name else step) for n, step in estimator.steps]
+    return pipeline
+
+
 def worker_name() -> str:
     """Where this code runs: a Dask worker's address, else ``host:pid``."""
     return running_on_dask_worker() or f"{socket.gethostname()}:{os.getpid()}"
@@ -138,125 +225,347 @@ def _failure(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
-def _rows(X: Any, index: np.ndarray) -> Any:
-    """Rows of an array or a DataFrame, as scikit-learn's own indexing takes them."""
-    return X.iloc[index] if hasattr(X, "iloc") else X[index]
+_REPLAYED: dict[Any, Any] = {}  # the "already shown" registry of replayed warnings
 
 
-def _record(candidate: int, model: MLPClassifier | None, converged: bool, error: str | None, prep: Any | None,
-            scorer: Any, data: tuple[Any, Any, Any, Any], *, n_iter: int, fit_time: float, fold: int, unit: int,
-            worker: str, start: float, trainer: str) -> FitRecord:
-    """The record of one checkpoint: its model scored on the test and training rows, or the error of its fit."""
-    X_train, y_train, X_test, y_test = data
-    record = FitRecord(
-        candidate=candidate, fold=fold, test_score=np.nan, train_score=np.nan, fit_time=fit_time, score_time=0.0,
-        n_iter=n_iter, converged=False, loss_curve=[], validation_scores=None, fit_error=None, unit=unit,
-        worker=worker, start=start, end=start, trainer=trainer,
-    )
-    if model is None:
-        record.fit_error = error
-    else:
-        record.n_iter = int(model.n_iter_)
-        record.loss_curve = [float(v) for v in getattr(model, "loss_curve_", [])]
-        val = getattr(model, "validation_scores_", None)
-        record.validation_scores = None if val is None else [float(v) for v in val]
-        record.converged = converged
-        weights = [*model.coefs_, *model.intercepts_]
-        if not all(np.isfinite(w).all() for w in weights):
-            record.fit_error = f"ValueError: {NON_FINITE_WEIGHTS}"
+def _replay(caught: list[warnings.WarningMessage], keep: Callable[[warnings.WarningMessage], bool]) -> None:
+    """Warn again, from where each was first raised and under the caller's filters, what a block recorded."""
+    for w in caught:
+        if keep(w):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, registry=_REPLAYED)
+
+
+def train_checkpoints(
+    estimator: Any, X_train: Any, y_train: Any, checkpoints: Sequence[Any], fit_params: dict[str, Any] | None = None,
+) -> TrainedRun:
+    """Fit ``estimator`` once and return it as it is after each of ``checkpoints`` epochs.
+
+    Parameters
+    ----------
+    estimator : MLPClassifier or Pipeline ending in one
+        Unfitted, with ``max_iter`` already the largest checkpoint; it is cloned, not changed.
+        Any other estimator is simply fitted, and its one checkpoint is the fitted estimator.
+    X_train, y_train : array-like
+    checkpoints : sequence
+        The ``max_iter`` values to keep the state at.
+    fit_params : dict, optional
+        Passed to ``fit``, already indexed to the training rows.
+
+    Returns
+    -------
+    TrainedRun
+        Each checkpoint's model is bit-identical to a fit with that ``max_iter`` (with a
+        stochastic solver and an integer ``random_state``); a checkpoint the fit did not
+        reach before failing carries the exception instead. Warnings other than
+        ``ConvergenceWarning`` are warned again; a ``ConvergenceWarning`` is warned once per
+        checkpoint that did not converge, as separate fits would.
+    """
+    started = time.perf_counter()
+    estimator = clone(estimator)
+    fit_params = fit_params or {}
+    path = mlp_path(estimator)
+    runner = None
+    if path is not None:
+        runner = _CheckpointingMLP(**network_of(estimator, path).get_params(deep=False))
+        runner._checkpoint_epochs = {c for c in checkpoints if isinstance(c, numbers.Integral)}
+        runner._snapshots = {}
+        runner._started = started
+        estimator = _with_network(estimator, path, runner)
+    error: BaseException | None = None
+    # One BLAS thread: a fit's floating-point sums must not depend on where it runs.
+    with threadpool_limits(limits=1), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            estimator.fit(X_train, y_train, **fit_params)
+        except Exception as exc:  # a failed fit is a result, as in GridSearchCV
+            error = exc
+    fit_done = time.perf_counter() - started
+    _replay(caught, lambda w: not issubclass(w.category, ConvergenceWarning) or runner is None)
+
+    if runner is None:  # not our network: one plain fit
+        final = estimator[-1] if isinstance(estimator, Pipeline) else estimator
+        n_iter = getattr(final, "n_iter_", 0)
+        checkpoint = Checkpoint(max_iter=checkpoints[0], model=None if error else estimator, error=error,
+                                fit_time=fit_done, n_iter=n_iter if isinstance(n_iter, numbers.Integral) else 0)
+        return TrainedRun({c: checkpoint for c in checkpoints}, checkpoint.n_iter)
+
+    hit_max_iter = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    epochs_run = int(getattr(runner, "n_iter_", 0) or 0)
+    stochastic = runner.solver != "lbfgs"
+    # lbfgs reports itself; a stochastic run broke out of its epoch loop before max_iter, or exactly at it
+    stopped_on_tol = not hit_max_iter or (stochastic and epochs_run < runner.max_iter)
+    result: dict[Any, Checkpoint] = {}
+    for max_iter in checkpoints:
+        snapshot = runner._snapshots.get(max_iter)
+        if snapshot is None and error is not None:  # the fit failed before reaching this checkpoint
+            result[max_iter] = Checkpoint(max_iter=max_iter, model=None, error=error, fit_time=fit_done)
+            continue
+        network = _model_at(runner, snapshot, max_iter)
+        weights = [*network.coefs_, *network.intercepts_]
+        converged = bool(stopped_on_tol and epochs_run <= max_iter)
+        result[max_iter] = Checkpoint(
+            max_iter=max_iter,
+            model=_with_network(estimator, path, network),
+            error=None if all(np.isfinite(w).all() for w in weights) else ValueError(NON_FINITE_WEIGHTS),
+            fit_time=snapshot.elapsed if snapshot else fit_done,
+            n_iter=int(network.n_iter_),
+            converged=converged,
+            loss_curve=[float(v) for v in getattr(network, "loss_curve_", [])],
+            validation_scores=(None if getattr(network, "validation_scores_", None) is None
+                               else [float(v) for v in network.validation_scores_]),
+        )
+        if stochastic and not converged and result[max_iter].error is None:
+            warnings.warn(_MAX_ITER_WARNING.format(max_iter), ConvergenceWarning, stacklevel=2)
+    if not stochastic:
+        _replay(caught, lambda w: issubclass(w.category, ConvergenceWarning))
+    return TrainedRun(result, epochs_run)
+
+
+def _copy_scores(scores: Scores) -> Scores:
+    return dict(scores) if isinstance(scores, dict) else scores
+
+
+def _error_scores(scorer: Any, error_score: float) -> Scores:
+    """What ``_fit_and_score`` records for a failed fit: ``error_score`` for every scorer."""
+    if isinstance(scorer, _MultimetricScorer):
+        return {name: error_score for name in scorer._scorers}
+    return error_score
+
+
+def _scored(model: Any, X: Any, y: Any, scorer: Any, score_params: dict[str, Any],
+            error_score: Any) -> tuple[Scores, str | None]:
+    """scikit-learn's ``_score``, and the last line of what went wrong when a scorer failed."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        scores = _score(model, X, y, scorer, score_params, error_score)
+    _replay(caught, lambda w: True)
+    failed = [str(w.message) for w in caught if str(w.message).startswith("Scoring failed.")]
+    return scores, (failed[0].strip().splitlines()[-1] if failed else None)
+
+
+def _progress_line(params: dict[str, Any] | None, fold: int, n_splits: int, record: FitRecord, verbose: int) -> str:
+    """The line ``_fit_and_score`` prints at the end of a fit when ``verbose > 1``."""
+    shown = ", ".join(f"{k}={params[k]}" for k in sorted(params or {}))
+    head = f"[CV {fold + 1}/{n_splits}] END " if verbose > 2 else "[CV] END "
+    tail = shown + (";" if shown else "")
+    if verbose > 2:
+        test, train = record.test_score, record.train_score
+        if isinstance(test, dict):
+            for name in sorted(test):
+                tail += f" {name}: (" + (f"train={train[name]:.3f}, " if train is not None else "")
+                tail += f"test={test[name]:.3f})"
         else:
-            scored = make_pipeline(prep, model)
-            score_started = time.perf_counter()
-            try:
-                record.test_score = float(scorer(scored, X_test, y_test))
-                record.train_score = float(scorer(scored, X_train, y_train))
-            except Exception as exc:
-                record.fit_error = _failure(exc)
-                record.test_score = record.train_score = np.nan
-            record.score_time = time.perf_counter() - score_started
-    record.end = start + record.fit_time + record.score_time
-    return record
+            tail += ", score=" + (f"(train={train:.3f}, test={test:.3f})" if train is not None else f"{test:.3f}")
+    tail += f" total time={record.fit_time + record.score_time:.1f}s"
+    return head + "." * max(0, 80 - len(head) - len(tail)) + tail
 
 
 def fit_trajectory(
     X: Any,
-    y: np.ndarray,
+    y: Any,
     train: np.ndarray,
     test: np.ndarray,
     *,
-    params: dict[str, Any],
+    estimator: Any,
     candidates: tuple[int, ...],
-    checkpoints: tuple[int, ...],
-    preprocessor: Any | None,
-    scoring: str,
-    fold: int,
+    checkpoints: tuple[Any, ...],
+    scorer: Any,
+    fit_params: dict[str, Any] | None = None,
+    score_params: dict[str, Any] | None = None,
+    error_score: Any = np.nan,
+    return_train_score: bool = True,
+    fold: int = 0,
     unit: int = 0,
+    verbose: int = 0,
+    n_splits: int = 0,
+    candidate_params: Sequence[dict[str, Any]] | None = None,
+    trainer: Callable[..., TrainedRun] = train_checkpoints,
 ) -> UnitResult:
-    """Train ``params`` on one fold up to ``max(checkpoints)`` epochs, score every checkpoint.
+    """Train ``estimator`` on one fold up to ``max(checkpoints)`` epochs, score every checkpoint.
 
     Parameters
     ----------
-    X : ndarray or DataFrame
-    y : ndarray
+    X, y : array-like
         The whole dataset; ``train`` and ``test`` index into it.
-    params : dict
-        ``MLPClassifier`` parameters of the long run.
-    candidates, checkpoints : tuple of int
+    estimator : estimator
+        Unfitted, with its network's ``max_iter`` the largest checkpoint.
+    candidates, checkpoints : tuple
         Candidate indices and, aligned, the ``max_iter`` each candidate asks for.
-    preprocessor : transformer or None
-        Unfitted preprocessing (see :func:`tuning.data.pipeline.make_preprocessor`).
-    scoring : str
-        A scikit-learn scorer name.
+    scorer : callable or _MultimetricScorer
+        As ``BaseSearchCV._get_scorers`` makes it.
+    fit_params, score_params : dict, optional
+        For the whole dataset; indexed here as ``_fit_and_score`` indexes them.
+    error_score : 'raise' or float
+        As in ``GridSearchCV``: 'raise' raises the fit's (or scorer's) exception.
+    return_train_score : bool
+        Score the training rows too.
     fold, unit : int
         Where this work belongs, copied into the records.
+    verbose, n_splits, candidate_params :
+        With ``verbose > 1``, print a line per fit as ``_fit_and_score`` does.
+    trainer : callable
+        :func:`train_checkpoints`, or another function with its signature.
 
     Returns
     -------
     UnitResult
-        One :class:`FitRecord` per candidate. A failed fit is recorded with NaN
-        scores and its traceback in ``fit_error``, as ``GridSearchCV(error_score=nan)`` does.
+        One :class:`FitRecord` per candidate.
     """
     start_wall = time.time()
-    started = time.perf_counter()
     worker = worker_name()
-    X_train, y_train, X_test, y_test = _rows(X, train), y[train], _rows(X, test), y[test]
-    mlp = _CheckpointingMLP(**params)
-    mlp._checkpoint_epochs = set(checkpoints)
-    mlp._snapshots = {}
-    mlp._started = started
-    pipeline = make_pipeline(None if preprocessor is None else clone(preprocessor), mlp)
-    error: str | None = None
-    # One BLAS thread: a fit's floating-point sums must not depend on where it runs.
-    with threadpool_limits(limits=1), warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        try:
-            pipeline.fit(X_train, y_train)
-        except Exception as exc:  # a failed fit is a result, as in GridSearchCV
-            error = _failure(exc)
-        fit_done = time.perf_counter() - started
-        hit_max_iter = any(issubclass(w.category, ConvergenceWarning) for w in caught)
-        epochs_run = int(getattr(mlp, "n_iter_", 0) or 0)
-        if params.get("solver", "adam") == "lbfgs":
-            stopped_on_tol = not hit_max_iter
-        else:  # the long run broke out of its epoch loop before max_iter, or exactly at it
-            stopped_on_tol = epochs_run < params["max_iter"] or not hit_max_iter
+    X_train, y_train = _safe_split(estimator, X, y, train)
+    X_test, y_test = _safe_split(estimator, X, y, test, train)
+    fit_params = _check_method_params(X, params=fit_params or {}, indices=train)
+    score_params = score_params or {}
+    score_params_train = _check_method_params(X, params=score_params, indices=train)
+    score_params_test = _check_method_params(X, params=score_params, indices=test)
 
-        scorer = check_scoring(pipeline, scoring=scoring)
-        records = []
-        for candidate, max_iter in zip(candidates, checkpoints):
-            snapshot = mlp._snapshots.get(max_iter)
-            fit_time = snapshot.elapsed if snapshot else fit_done
-            if snapshot is None and error is not None:
-                model, converged = None, False
-            else:
-                model = _model_at(mlp, snapshot, max_iter)
-                converged = bool(stopped_on_tol and epochs_run <= max_iter)
-            records.append(_record(
-                candidate, model, converged, error, pipeline.named_steps.get("prep"), scorer,
-                (X_train, y_train, X_test, y_test), n_iter=min(max_iter, epochs_run), fit_time=fit_time, fold=fold,
-                unit=unit, worker=worker, start=start_wall, trainer=SCIKIT_LEARN))
-    return UnitResult(unit=unit, records=records, epochs_run=epochs_run, worker=worker,
+    run = trainer(estimator, X_train, y_train, checkpoints, fit_params)
+    records = []
+    for candidate, max_iter in zip(candidates, checkpoints):
+        point = run.checkpoints[max_iter]
+        record = FitRecord(
+            candidate=candidate, fold=fold, test_score=np.nan, train_score=None, fit_time=point.fit_time,
+            score_time=0.0, n_iter=point.n_iter, converged=point.converged, loss_curve=point.loss_curve,
+            validation_scores=point.validation_scores, fit_error=None, unit=unit, worker=worker,
+            start=start_wall, end=start_wall, n_test_samples=_num_samples(X_test), trainer=run.trainer,
+        )
+        if point.error is not None:
+            if error_score == "raise":
+                raise point.error
+            record.fit_error = _failure(point.error)
+            record.test_score = _error_scores(scorer, error_score)
+            record.train_score = _error_scores(scorer, error_score) if return_train_score else None
+        else:
+            score_started = time.perf_counter()
+            record.test_score, test_error = _scored(point.model, X_test, y_test, scorer, score_params_test,
+                                                    error_score)
+            record.score_time = time.perf_counter() - score_started
+            train_error = None
+            if return_train_score:  # apart, as in _fit_and_score: its failure never touches the test score
+                record.train_score, train_error = _scored(point.model, X_train, y_train, scorer,
+                                                          score_params_train, error_score)
+            record.score_error = test_error or train_error
+        record.end = start_wall + record.fit_time + record.score_time
+        if verbose > 1:
+            params = candidate_params[candidate] if candidate_params is not None else None
+            print(_progress_line(params, fold, n_splits, record, verbose))
+        records.append(record)
+    return UnitResult(unit=unit, records=records, epochs_run=run.epochs_run, worker=worker,
                       start=start_wall, end=time.time())
+
+
+def _fit_prefix(pipeline: Pipeline, X_train: Any, y_train: Any) -> tuple[list[tuple[str, Any]], Any]:
+    """What ``Pipeline.fit`` does before fitting its last step: the fitted steps, and what they give."""
+    steps = clone(pipeline).steps[:-1]
+    if not steps:
+        return [], X_train
+    prefix = Pipeline(steps)
+    return prefix.steps, prefix.fit_transform(X_train, y_train)
+
+
+def train_stack_checkpoints(estimators: Sequence[Any], X_train: Any, y_train: Any,
+                            checkpoints: Sequence[Sequence[Any]]) -> list[TrainedRun] | None:
+    """Train estimators that differ only in numbers at once with the lean trainer.
+
+    ``estimators[i]`` is asked for its model at each of ``checkpoints[i]``, as
+    :func:`train_checkpoints` would return it (bit for bit scikit-learn's fit, see
+    :mod:`tuning.engine.lean`). Returns None, having trained nothing, when the lean trainer
+    does not cover them (another network class, a nested pipeline, a solver, setting,
+    version or input it has not been verified on): train them with :func:`train_checkpoints`.
+    """
+    paths = {mlp_path(e) for e in estimators}
+    if len(paths) != 1 or None in paths:
+        return None
+    path = paths.pop()
+    if "__" in path or (path and (estimators[0].memory is not None
+                                  or getattr(estimators[0], "transform_input", None) is not None)):
+        return None
+    networks = [network_of(e, path).get_params(deep=False) for e in estimators]
+    marks = [list(c) for c in checkpoints]
+    if any(lean.uncovered_reason(p) for p in networks) or not all(isinstance(k, int) for c in marks for k in c):
+        return None
+    started = time.perf_counter()
+    error: BaseException | None = None
+    reached: dict[tuple[int, int], lean.Checkpoint] = {}
+    with lean.one_blas_thread(), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            steps, X_fit = _fit_prefix(estimators[0], X_train, y_train) if path else ([], X_train)
+            reached = {(p.member, p.max_iter): p for p in lean.train_stack(X_fit, y_train, networks, marks)}
+        except lean.NotCovered:
+            return None
+        except Exception as exc:  # every member's own fit fails the same way, before its first epoch
+            error = exc
+    fit_done = time.perf_counter() - started
+    _replay(caught, lambda w: not issubclass(w.category, ConvergenceWarning))
+    runs = []
+    for member, (estimator, wanted) in enumerate(zip(estimators, marks)):
+        points: dict[Any, Checkpoint] = {}
+        for max_iter in wanted:
+            point = reached.get((member, max_iter))
+            if point is None:
+                points[max_iter] = Checkpoint(max_iter=max_iter, model=None, error=error, fit_time=fit_done)
+                continue
+            network = point.model
+            weights = [*network.coefs_, *network.intercepts_]
+            model = network
+            if path:
+                model = copy.copy(estimator)
+                model.steps = [*steps, (path, network)]
+            points[max_iter] = Checkpoint(
+                max_iter=max_iter, model=model,
+                error=None if all(np.isfinite(w).all() for w in weights) else ValueError(NON_FINITE_WEIGHTS),
+                fit_time=point.elapsed, n_iter=int(network.n_iter_), converged=point.converged,
+                loss_curve=[float(v) for v in network.loss_curve_],
+                validation_scores=(None if getattr(network, "validation_scores_", None) is None
+                                   else [float(v) for v in network.validation_scores_]),
+            )
+            if not point.converged and points[max_iter].error is None:
+                warnings.warn(_MAX_ITER_WARNING.format(max_iter), ConvergenceWarning, stacklevel=2)
+        epochs_run = max((p.n_iter for p in points.values()), default=0)
+        runs.append(TrainedRun(points, epochs_run, trainer=LEAN))
+    return runs
+
+
+def fit_stack(
+    X: Any,
+    y: Any,
+    train: np.ndarray,
+    test: np.ndarray,
+    *,
+    estimators: Sequence[Any],
+    candidates: Sequence[tuple[int, ...]],
+    checkpoints: Sequence[tuple[Any, ...]],
+    fit_params: dict[str, Any] | None = None,
+    **scoring: Any,
+) -> UnitResult:
+    """:func:`fit_trajectory` for several trajectories that differ only in numbers, trained at once.
+
+    ``estimators[i]``, ``candidates[i]`` and ``checkpoints[i]`` are one trajectory's (see
+    :func:`tuning.engine.plan.stacks_of`); the other arguments are :func:`fit_trajectory`'s.
+    The lean trainer trains the stack in one loop when it covers it; otherwise each
+    trajectory is trained by scikit-learn's fit. The records are the same either way, and
+    each says which trainer fitted it.
+    """
+    runs = None
+    if not fit_params:  # fit parameters (sample weights...) are scikit-learn's business
+        X_train, y_train = _safe_split(estimators[0], X, y, train)
+        runs = train_stack_checkpoints(estimators, X_train, y_train, checkpoints)
+    results = [
+        fit_trajectory(X, y, train, test, estimator=estimator, candidates=tuple(members), checkpoints=tuple(marks),
+                       fit_params=fit_params, trainer=train_checkpoints if runs is None else _trained(runs[i]),
+                       **scoring)
+        for i, (estimator, members, marks) in enumerate(zip(estimators, candidates, checkpoints))
+    ]
+    return UnitResult(unit=results[0].unit, records=[r for result in results for r in result.records],
+                      epochs_run=sum(result.epochs_run for result in results), worker=results[0].worker,
+                      start=min(result.start for result in results), end=max(result.end for result in results))
+
+
+def _trained(run: TrainedRun) -> Callable[..., TrainedRun]:
+    """A trainer that hands back a run already trained."""
+    return lambda *args, **kwargs: run
 
 
 def fit_lean(model: Pipeline, X: Any, y: Any, on_epoch: lean.EpochCallback | None = None) -> lean.Checkpoint | None:
@@ -280,80 +589,3 @@ def fit_lean(model: Pipeline, X: Any, y: Any, on_epoch: lean.EpochCallback | Non
         return None
     model.steps[-1] = (name, trained.model)
     return trained
-
-
-Trajectories = Sequence[tuple[dict[str, Any], tuple[int, ...], tuple[int, ...]]]
-
-
-def fit_stack(
-    X: Any,
-    y: np.ndarray,
-    train: np.ndarray,
-    test: np.ndarray,
-    *,
-    trajectories: Trajectories,
-    preprocessor: Any | None,
-    scoring: str,
-    fold: int,
-    unit: int = 0,
-) -> UnitResult:
-    """Train trajectories that differ only in numbers at once with the lean trainer, score every checkpoint.
-
-    Parameters
-    ----------
-    trajectories : sequence of (params, candidates, checkpoints)
-        As :func:`fit_trajectory` takes them, one per trajectory of the stack (see
-        :func:`tuning.engine.plan.stacks_of`).
-
-    Other parameters and the result are :func:`fit_trajectory`'s: the records are
-    exactly the ones it returns for each trajectory, and say ``trainer="lean"``. What
-    the lean trainer does not cover (:func:`tuning.engine.lean.uncovered_reason`, or
-    data it only learns about when it sees them) is fitted by :func:`fit_trajectory`,
-    one trajectory at a time.
-    """
-    if any(lean.uncovered_reason(params) for params, _, _ in trajectories):
-        return _fit_each(X, y, train, test, trajectories, preprocessor, scoring, fold, unit)
-    start_wall = time.time()
-    started = time.perf_counter()
-    worker = worker_name()
-    X_train, y_train, X_test, y_test = _rows(X, train), y[train], _rows(X, test), y[test]
-    prep = None if preprocessor is None else clone(preprocessor)
-    error: str | None = None
-    reached: dict[tuple[int, int], lean.Checkpoint] = {}
-    with lean.one_blas_thread(), warnings.catch_warnings(record=True):
-        warnings.simplefilter("always")
-        try:  # what Pipeline.fit does: the preprocessing, then the network on what it gives
-            X_fit = X_train if prep is None else prep.fit_transform(X_train, y_train)
-            stack = lean.train_stack(X_fit, y_train, [params for params, _, _ in trajectories],
-                                     [checkpoints for _, _, checkpoints in trajectories])
-            reached = {(point.member, point.max_iter): point for point in stack}
-        except lean.NotCovered:
-            return _fit_each(X, y, train, test, trajectories, preprocessor, scoring, fold, unit)
-        except Exception as exc:  # every candidate's own fit fails the same way
-            error = _failure(exc)
-        scorer = check_scoring(make_pipeline(prep, MLPClassifier()), scoring=scoring)
-        records, epochs_run = [], 0
-        for member, (_, candidates, checkpoints) in enumerate(trajectories):
-            for candidate, max_iter in zip(candidates, checkpoints):
-                point = reached.get((member, max_iter))
-                records.append(_record(
-                    candidate, point and point.model, bool(point and point.converged), error, prep, scorer,
-                    (X_train, y_train, X_test, y_test), n_iter=0,
-                    fit_time=point.elapsed if point else time.perf_counter() - started, fold=fold, unit=unit,
-                    worker=worker, start=start_wall, trainer=LEAN))
-            epochs_run += max((reached[member, k].model.n_iter_ for k in checkpoints if (member, k) in reached),
-                              default=0)
-    return UnitResult(unit=unit, records=records, epochs_run=epochs_run, worker=worker, start=start_wall,
-                      end=time.time())
-
-
-def _fit_each(X: Any, y: np.ndarray, train: np.ndarray, test: np.ndarray, trajectories: Trajectories,
-              preprocessor: Any | None, scoring: str, fold: int, unit: int) -> UnitResult:
-    """A stack's trajectories fitted one by one by scikit-learn (:func:`fit_trajectory`), as one unit."""
-    results = [fit_trajectory(X, y, train, test, params=params, candidates=candidates, checkpoints=checkpoints,
-                              preprocessor=preprocessor, scoring=scoring, fold=fold, unit=unit)
-               for params, candidates, checkpoints in trajectories]
-    return UnitResult(unit=unit, records=[r for result in results for r in result.records],
-                      epochs_run=sum(result.epochs_run for result in results), worker=results[0].worker,
-                      start=min(result.start for result in results), end=max(result.end for result in results))
-

@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import json
 import textwrap
+from pathlib import PurePath
 from typing import Any
 
 from tuning.data import datasets
@@ -29,9 +30,13 @@ def _loading_code(spec: ExperimentSpec, data: Dataset | None) -> tuple[list[str]
         report = (data.report if data is not None else None) or {}
         encoding = "utf-8-sig" if report.get("encoding") == "utf-8" else report.get("encoding", "utf-8-sig")
         sep = {"comma": ",", "semicolon": ";", "tab": "\t"}[report.get("delimiter", "comma")]
+        file_name = PurePath(ds["csv"]).name
         code = f"""
+        # Your data: set CSV_FILE to where your copy of {file_name} is.
+        CSV_FILE = {file_name!r}
+
         # Read the table as Tuning Lab does: every cell as text, common missing markers as NaN.
-        df = pd.read_csv({ds['csv']!r}, sep={sep!r}, dtype=str, keep_default_na=False,
+        df = pd.read_csv(CSV_FILE, sep={sep!r}, dtype=str, keep_default_na=False,
                          skipinitialspace=True, encoding={encoding!r}, engine="python")
         df.columns = [str(c).strip() for c in df.columns]
         MISSING = {sorted(MISSING_MARKERS)!r}
@@ -141,7 +146,7 @@ def torch_script(result: SearchResult, data: Dataset) -> str:
     layers = []
     for n_in, n_out in zip(["n_features", *map(str, sizes)], [*map(str, sizes)]):
         layers += [f"nn.Linear({n_in}, {n_out})", activation]
-    layers.append(f"nn.Linear({sizes[-1]}, n_classes)")
+    layers.append(f"nn.Linear({sizes[-1] if sizes else 'n_features'}, n_classes)")
     load_imports, load = _loading_code(result.spec, data)
     layer_lines = ",\n    ".join(layers)
     return "\n".join([

@@ -31,13 +31,27 @@ FORM_OPTIONS: dict[str, list[Any]] = {
     "iters": [10, 25, 50, 100, 200, 400],
     "batches": ["auto", 16, 32, 64, 128],
     "alphas": [0.0, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0],
+    "solvers": ["adam", "sgd", "lbfgs"],
+    "activations": ["relu", "tanh", "logistic", "identity"],
+    "early_stopping": [False, True],
+}
+# What the user sees each form field as, for messages about it.
+FORM_LABELS: dict[str, str] = {
+    "units": "Hidden units", "depths": "Hidden layers", "rates": "Learning rates", "iters": "max_iter (epochs)",
+    "batches": "Batch sizes", "alphas": "alpha (L2)", "solvers": "Solver", "activations": "Activation",
+    "early_stopping": "Early stopping", "cv": "CV folds",
 }
 # The sidebar's dataset sliders: (low, high, step) of each generated dataset's option.
 DATASET_FORM_RANGES: dict[str, tuple[float, float, float]] = {
     "n_samples": (50, 2000, 50), "noise": (0.0, 2.0, 0.05), "centers": (2, 6, 1), "random_state": (0, 10_000, 1),
 }
 FORM_DEFAULTS: dict[str, Any] = {"units": [2, 8, 32], "depths": [1], "rates": [1e-3, 0.01], "iters": [25, 50, 100],
-                                 "batches": ["auto"], "alphas": [1e-4], "cv": 3}
+                                 "batches": ["auto"], "alphas": [1e-4], "solvers": ["adam"], "activations": ["relu"],
+                                 "early_stopping": [False], "cv": 3}
+# Form fields that are one MLPClassifier parameter each, in the grid only when they differ from
+# MLPClassifier's default (so a grid without them is the same spec, and the same experiment, as before).
+_OPTIONAL_GRID = {"solvers": "solver", "activations": "activation", "early_stopping": "early_stopping"}
+_GRID_FIELDS = {"hidden_layer_sizes", "learning_rate_init", "max_iter", "batch_size", "alpha"}
 
 
 def encode_spec(spec: ExperimentSpec) -> str:
@@ -135,11 +149,37 @@ def open_link(text: str, limits: SearchLimits, *, link_limits: LinkLimits | None
 
 
 def form_to_spec(form: dict[str, Any], dataset: dict[str, Any], n_jobs: int) -> dict[str, Any]:
-    """The spec the Grid Search form describes (form keys as in :data:`FORM_DEFAULTS`)."""
+    """The spec the Grid Search form describes (form keys as in :data:`FORM_DEFAULTS`).
+
+    Raises
+    ------
+    SpecError
+        When a field has nothing chosen; the message names the field as the form labels it.
+    """
+    for key, label in FORM_LABELS.items():
+        if key != "cv" and not form.get(key, FORM_DEFAULTS[key]):
+            raise SpecError(label, "nothing is chosen", "Choose at least one value")
     grid = {"hidden_layer_sizes": [[u] * d for d in sorted(form["depths"]) for u in sorted(form["units"])],
             "learning_rate_init": sorted(form["rates"]), "max_iter": sorted(form["iters"]),
             "batch_size": list(form["batches"]), "alpha": sorted(form["alphas"])}
+    for key, name in _OPTIONAL_GRID.items():
+        chosen = [v for v in FORM_OPTIONS[key] if v in form.get(key, FORM_DEFAULTS[key])]
+        if chosen != FORM_DEFAULTS[key]:
+            grid[name] = chosen
     return {"dataset": dataset, "param_grid": grid, "cv": form["cv"], "n_jobs": n_jobs}
+
+
+_FIELD_LABELS = {
+    "cv": "CV folds", "hidden_layer_sizes": "Hidden units and layers", "learning_rate_init": "Learning rates",
+    "max_iter": "max_iter (epochs)", "batch_size": "Batch sizes", "alpha": "alpha (L2)", "solver": "Solver",
+    "activation": "Activation", "early_stopping": "Early stopping", "param_grid": "The grid",
+}
+
+
+def field_label(field: str) -> str:
+    """What the Grid Search form calls a spec field (``param_grid.max_iter[2]`` -> ``max_iter (epochs)``)."""
+    name = field.removeprefix("param_grid.").split("[", 1)[0].split(".", 1)[0]
+    return _FIELD_LABELS.get(name, field)
 
 
 def spec_to_form(spec: ExperimentSpec) -> dict[str, Any] | None:
@@ -149,14 +189,15 @@ def spec_to_form(spec: ExperimentSpec) -> dict[str, Any] | None:
             or spec.dataset.get("name") not in BUILTIN_DATASETS):
         return None
     grid = spec.param_grid[0]
-    if set(grid) != {"hidden_layer_sizes", "learning_rate_init", "max_iter", "batch_size", "alpha"}:
+    if not _GRID_FIELDS <= set(grid) <= _GRID_FIELDS | set(_OPTIONAL_GRID.values()):
         return None
     sizes = grid["hidden_layer_sizes"]
     if not all(isinstance(s, list) and len(set(s)) == 1 for s in sizes):
         return None
     form = {"units": sorted({s[0] for s in sizes}), "depths": sorted({len(s) for s in sizes}),
             "rates": sorted(grid["learning_rate_init"]), "iters": sorted(grid["max_iter"]),
-            "batches": list(grid["batch_size"]), "alphas": sorted(grid["alpha"]), "cv": spec.cv}
+            "batches": list(grid["batch_size"]), "alphas": sorted(grid["alpha"]), "cv": spec.cv,
+            **{key: grid.get(name, FORM_DEFAULTS[key]) for key, name in _OPTIONAL_GRID.items()}}
     for key, options in FORM_OPTIONS.items():
         if any(v not in options for v in form[key]):
             return None

@@ -1,0 +1,82 @@
+"""The Grid Search form and its cost panel.
+
+Every form widget keeps its value for the whole session (see :func:`dashboard.page.keep_widget_values`):
+the form is not drawn while the sidebar waits for a CSV file or refuses one, or while
+another page is open, and Streamlit drops the state of a widget that is not drawn.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import streamlit as st
+
+from dashboard.hosting import hosted_limits
+from dashboard.text import plain
+from dashboard.throughput import machine_load, machine_throughput
+from tuning.data.dataset import Dataset
+from tuning.engine.limits import check_search_costs
+from tuning.engine.plan import Estimate, SearchPlan, estimate_search
+from tuning.engine.search import check_data_fits_spec
+from tuning.engine.spec import ExperimentSpec
+from tuning.errors import SpecError
+from tuning.services.share import FORM_DEFAULTS, FORM_LABELS, FORM_OPTIONS, field_label
+
+_FORMATS = {"rates": lambda v: f"{v:g}", "alphas": lambda v: f"{v:g}",
+            "early_stopping": lambda v: "on (hold out 10%)" if v else "off"}
+_LAYOUT = [["units", "depths", "solvers"], ["rates", "iters", "activations"], ["batches", "alphas", "early_stopping"]]
+_HELP = {"solvers": "lbfgs ignores learning rate and batch size, and its max_iter candidates cannot share a run",
+         "early_stopping": "Stop when the score on a held-out 10% of the training folds stops improving"}
+
+
+def grid_form() -> dict[str, Any]:
+    """Widgets for the ``param_grid``, ``cv`` and ``n_jobs``; values as ``form_to_spec`` takes them."""
+    form: dict[str, Any] = {}
+    for column, names in zip(st.columns(3), _LAYOUT):
+        for name in names:
+            st.session_state.setdefault(f"gs_{name}", FORM_DEFAULTS[name])
+            form[name] = column.multiselect(FORM_LABELS[name], FORM_OPTIONS[name], key=f"gs_{name}",
+                                            format_func=_FORMATS.get(name, str), help=_HELP.get(name))
+    c4, c5 = st.columns(2)
+    st.session_state.setdefault("gs_cv", FORM_DEFAULTS["cv"])
+    form["cv"] = c4.slider(FORM_LABELS["cv"], 2, 10, key="gs_cv")
+    hosted = hosted_limits()
+    cores = hosted.n_jobs if hosted.enabled else os.cpu_count() or 1
+    st.session_state["gs_n_jobs"] = min(st.session_state.get("gs_n_jobs", cores), cores)
+    form["n_jobs"] = c5.slider("Parallel workers (n_jobs)", 1, max(cores, 2), key="gs_n_jobs", disabled=cores == 1,
+                               help="Hosted: one worker per search" if hosted.enabled else None)
+    return form
+
+
+def show_cost(spec: ExperimentSpec, data: Dataset, *, estimate_here: bool) -> tuple[bool, Estimate | None]:
+    """Candidates, fits, epochs and time for exactly this form.
+
+    Returns whether it can run (if not, the reason is shown instead of the panel) and,
+    when it runs on this machine (``estimate_here``), its time estimate.
+    """
+    try:
+        check_data_fits_spec(spec, data)
+        plan = check_search_costs(spec, hosted_limits().search_limits(), data=data)  # a CapError names the cap
+    except SpecError as exc:
+        st.error(plain(f"{field_label(exc.field)}: {str(exc).split(': ', 1)[-1]}"), icon=":material/warning:")
+        return False, None
+    estimate = estimate_plan(plan, spec, data) if estimate_here else None
+    saved = 1 - plan.max_epochs_to_train / plan.max_epochs_gridsearchcv
+    c = st.columns(4)
+    c[0].metric("Candidates", len(plan.candidates))
+    c[1].metric("Fits", plan.n_fits, help="candidates × folds, as GridSearchCV counts them")
+    c[2].metric("Epochs to train", f"{plan.max_epochs_to_train:,}",
+                help="Candidates differing only in max_iter share one training run, scored at each checkpoint")
+    c[2].caption(f"GridSearchCV would train {plan.max_epochs_gridsearchcv:,} ({saved:.0%} saved)")
+    if estimate is None:
+        c[3].metric("Estimated time", "–", help="Estimates are for this machine, not for a Dask cluster")
+    else:
+        c[3].metric("Estimated time", estimate.describe(), help=estimate.explain())
+    return True, estimate
+
+
+def estimate_plan(plan: SearchPlan, spec: ExperimentSpec, data: Dataset) -> Estimate:
+    """The time this search should take here, from this machine's measured throughput and its load now."""
+    return estimate_search(plan, data, n_jobs=spec.n_jobs or 1, throughput=machine_throughput(),
+                           machine_load=machine_load())

@@ -1,0 +1,117 @@
+"""The Grid Search time estimate: how the model prices a search, and the progress it shows.
+
+Whether the estimate matches real wall times is a bench figure (bench/bench_estimate.py);
+these tests check the model's shape on fixed throughput figures, and the real calibration.
+"""
+
+from dataclasses import replace
+
+import pytest
+
+from tuning.data.csv_source import read_csv
+from tuning.data.datasets import load_dataset
+from tuning.engine.plan import Estimate, describe_progress, estimate_search, plan_search
+from tuning.engine.spec import parse_spec
+from tuning.engine.throughput import (
+    Throughput,
+    load_throughput,
+    machine_load_now,
+    machine_throughput,
+    measure_throughput,
+    this_machine,
+)
+
+FIXED = Throughput(per_unit=0.01, per_epoch=1e-4, per_batch_layer=4e-5, per_weight_row=4e-10, per_score=1e-3,
+                   per_table_unit=0.01, per_table_score=5e-3, worker_start=2.0, machine=this_machine(),
+                   measured=0.0)
+IRIS = load_dataset({"name": "iris"})
+
+
+def _estimate(grid, *, data=IRIS, n_jobs=2, ready=True, load=0.0, cv=3, throughput=FIXED, **estimator):
+    spec = parse_spec({"dataset": "iris", "cv": cv, "param_grid": grid, "estimator": {"random_state": 0, **estimator}})
+    return estimate_search(plan_search(spec), data, n_jobs=n_jobs, throughput=throughput, workers_ready=ready,
+                           machine_load=load)
+
+
+def test_worker_start_up_counts_only_when_workers_must_start():
+    grid = {"hidden_layer_sizes": [[8]], "max_iter": [50]}
+    cold, warm = _estimate(grid, ready=False), _estimate(grid, ready=True)
+    assert cold.startup == pytest.approx(FIXED.worker_start) and warm.startup == 0
+    assert cold.training == pytest.approx(warm.training)
+    assert _estimate(grid, n_jobs=1, ready=False).startup == 0  # one job runs in this process
+
+
+def test_shared_trajectories_cost_their_longest_run_not_the_sum():
+    shared = _estimate({"max_iter": [50, 100, 200]})
+    alone = _estimate({"max_iter": [200]})
+    assert shared.training == pytest.approx(alone.training, rel=0.1)  # only the scoring of two checkpoints more
+    assert _estimate({"max_iter": [400]}).training > 1.5 * alone.training
+
+
+def test_work_spreads_over_the_workers_and_shares_the_cores_with_other_load():
+    grid = {"hidden_layer_sizes": [[4], [8], [16], [32]], "max_iter": [100]}
+    one, two = _estimate(grid, n_jobs=1), _estimate(grid, n_jobs=2)
+    assert two.training == pytest.approx(one.training / 2, rel=0.25)
+    assert _estimate(grid, n_jobs=2, load=2.0).training == pytest.approx(2 * two.training, rel=0.05)
+
+
+def test_batches_layers_and_tables_cost_what_the_throughput_says():
+    base = _estimate({"max_iter": [50]}, batch_size=128)
+    assert _estimate({"max_iter": [50]}, batch_size=8).training > 2 * base.training
+    deep = _estimate({"max_iter": [50]}, batch_size=128, hidden_layer_sizes=[100, 100, 100])
+    assert deep.training > base.training
+    lines = ["a,b,kind,label"] + [f"{i % 7},{i % 5},{'xyz'[i % 3]},{'pq'[i % 2]}" for i in range(150)]
+    table = read_csv("\n".join(lines).encode(), name="t.csv")
+    assert _estimate({"max_iter": [50]}, data=table).training > _estimate({"max_iter": [50]}).training
+
+
+def test_the_range_surrounds_the_estimate_and_reads_well():
+    estimate = _estimate({"hidden_layer_sizes": [[64]], "max_iter": [400]}, ready=False)
+    assert estimate.low < estimate.seconds < estimate.high
+    assert Estimate(startup=2.0, training=6.0, low=5.6, high=12.0).describe() == "~8 s (6–12 s)"
+    assert Estimate(startup=0.0, training=1.2, low=0.84, high=1.8).describe() == "~1.2 s (0.8–1.8 s)"
+    assert Estimate(startup=0.0, training=0.3, low=0.2, high=0.45).describe() == "under 1 s"
+    assert Estimate(startup=0.0, training=300.0, low=210, high=450).describe() == "~5 min (4–8 min)"
+
+
+def test_progress_moves_from_the_first_second_while_workers_start():
+    estimate = Estimate(startup=6.0, training=6.0, low=8.4, high=18.0)
+    bar = [describe_progress(estimate, elapsed=t, done=0.0, fits_done=0, fits_total=54, workers=2)
+           for t in (0.5, 1.5, 3.0, 5.5)]
+    fractions = [b[0] for b in bar]
+    assert fractions == sorted(fractions) and fractions[0] > 0 and fractions[-1] <= 0.5
+    assert bar[1][1] == "Starting 2 worker processes… 2 s (about 6 s here)"
+    fraction, text = describe_progress(estimate, elapsed=9.0, done=0.5, fits_done=27, fits_total=54, workers=2)
+    assert 0.74 <= fraction < 1 and text == "27 / 54 fits · 9 s · about 3 s left"
+    late = describe_progress(estimate, elapsed=60.0, done=0.1, fits_done=6, fits_total=54, workers=2)
+    assert late[0] < 1 and late[1].endswith("taking longer than estimated")
+
+
+def test_the_measurement_is_cached_per_machine(tmp_path, monkeypatch):
+    path = tmp_path / "throughput.json"
+    measured = []
+    monkeypatch.setattr("tuning.engine.throughput.measure_throughput",
+                        lambda: measured.append(1) or replace(FIXED, measured=1e12))
+    first = machine_throughput(path)
+    assert machine_throughput(path) == first and measured == [1]  # read back, not measured again
+    path.write_text(path.read_text().replace(this_machine(), "another machine"))
+    assert load_throughput(path) is None
+    path.write_text("{not json")
+    assert load_throughput(path) is None
+    path.write_text('{"per_unit": 0.01}')  # an older version's file
+    assert load_throughput(path) is None
+    machine_throughput(path)
+    assert measured == [1, 1]
+
+
+def test_measuring_this_machine_gives_usable_figures():
+    measured = measure_throughput()
+    figures = [measured.per_unit, measured.per_epoch, measured.per_batch_layer, measured.per_weight_row,
+               measured.per_score, measured.per_table_unit, measured.per_table_score]
+    assert all(f >= 0 for f in figures) and measured.per_weight_row > 0 and measured.per_epoch > 0
+    assert 0.05 < measured.worker_start < 60 and measured.per_search >= 0 and measured.machine == this_machine()
+
+
+def test_the_load_now_is_a_count_of_other_busy_processes():
+    load = machine_load_now(0.02)
+    assert 0 <= load < 1000
