@@ -25,6 +25,7 @@ import sklearn
 from joblib import effective_n_jobs
 from joblib.externals.loky import get_reusable_executor
 from joblib.parallel import LokyBackend, get_active_backend
+from sklearn import get_config
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import check_scoring
@@ -282,6 +283,16 @@ def _run_here_and_on_workers(units: list[Any], task: Callable[[Any], Any], cost:
     ``on_unit`` in this thread. Returns False when cancelled: the units running here and
     on the workers finish, the rest are left.
     """
+    # what sklearn's Parallel hands its tasks: this thread's scikit-learn configuration and warning filters
+    config, filters = get_config(), list(getattr(warnings, "_get_filters", lambda: warnings.filters)())
+    made = task
+
+    def task(unit: Any) -> Any:
+        func, args, kwargs = made(unit)
+        if hasattr(func, "with_config_and_warning_filters"):  # made by sklearn.utils.parallel.delayed
+            func = func.with_config_and_warning_filters(config, filters)
+        return func, args, kwargs
+
     todo = deque(units)  # costliest first
     here = [0.0]  # the cost of the unit this process is training
     idle = [0]  # workers up and waiting for a unit
