@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboard.boundary import error_boundary
 from dashboard.comparison import show_comparison
+from dashboard.hosting import hosted_limits
 from dashboard.links import linked_dataset
 from dashboard.page import page_setup
 from dashboard.results import show_results
@@ -89,7 +90,9 @@ def page() -> None:
     if "python" not in row["spec"]:  # a search fitted in Python has no spec to fill the form with
         st.page_link("pages/grid_search.py", label="Open in Grid Search", icon=":material/grid_on:",
                      query_params={"exp": row["id"]})
-    results, manage_tab, compare_tab = st.tabs(["Results", "Rename, tag, note, delete", "Compare"])
+    hosted = hosted_limits().enabled  # a shared server: visitors read experiments, they do not edit them
+    results, manage_tab, compare_tab = st.tabs(["Results", "About" if hosted else "Rename, tag, note, delete",
+                                                "Compare"])
     with results:
         result = store.load_result(row["id"])
         if result is None:
@@ -99,7 +102,13 @@ def page() -> None:
             data = linked_dataset(result.spec.dataset, task=result.spec.task) if result.spec is not None else None
             show_results(result, prefix="exr", data=data)
     with manage_tab:
-        manage(store, row)
+        if hosted:
+            if row["note"]:
+                st.text(row["note"])
+            st.caption("On this hosted server experiments are read-only: names, tags, notes and deleting are "
+                       "for whoever runs Tuning Lab on their own machine.")
+        else:
+            manage(store, row)
     with compare_tab:
         show_comparison(store, row, rows)
 

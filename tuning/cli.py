@@ -33,6 +33,7 @@ from tuning.engine.search import Progress, run_search
 from tuning.engine.spec import load_spec
 from tuning.engine.store import ExperimentStore
 from tuning.errors import TuningError
+from tuning.services.experiments import describe_search, searched_parameters
 from tuning.services.lessons import list_lessons, run_lesson
 
 # Terminal escape sequences (CSI, OSC, and two-character ESC sequences), then any other control
@@ -175,7 +176,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
     rows = ExperimentStore(args.store).list()
     fields = ("id", "dataset", "status", "fits_done", "fits_total", "best_score", "created", "name")
     if args.json:
-        print(json.dumps([{k: r[k] for k in fields} for r in rows], indent=2))
+        print(json.dumps([{**{k: r[k] for k in fields}, "searched": searched_parameters(r["spec"])
+                           if "python" not in r["spec"] else {}} for r in rows], indent=2))
         return 0
     if not rows:
         print("no experiments yet: run one with `python -m tuning run SPEC.json --out RESULT.json`")
@@ -185,6 +187,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         best = _score_text(r["best_score"]) if r["best_score"] is not None else "-"
         print(f"{printable(r['id']):<13}{printable(r['dataset'])[:14]:<15}{printable(r['status']):<12}"
               f"{r['fits_done']:>5}/{r['fits_total']:<5}  {best:>7}  {r['created']:<20}{printable(r['name'])}")
+        print(f"{'':<13}searched: {printable(describe_search(r['spec']))}")
     return 0
 
 

@@ -77,6 +77,18 @@ def test_delete_needs_confirmation(store):
     assert db.get(first) is None and len(db.list()) == 1
 
 
+def test_a_hosted_server_shows_experiments_read_only(store, monkeypatch):
+    monkeypatch.setenv("TUNING_HOSTED", "1")
+    db, first, _ = store
+    db.annotate(first, name="teacher's run", note="kept for the class", tags=["demo"])
+    at = _page("pages/experiments.py", exp=first)
+    assert not at.exception
+    keys = {w.key for w in [*at.text_input, *at.text_area, *at.button, *at.checkbox]}
+    assert not keys & {"ex_name", "ex_tags", "ex_note", "ex_delete", "ex_sure"}
+    assert any("read-only" in c.value for c in at.caption)
+    assert db.get(first)["name"] == "teacher's run"
+
+
 def test_a_link_to_a_finished_grid_shows_it_from_the_store_without_training(store):
     at = _page("pages/grid_search.py", spec=encode_spec(parse_spec(FORM_SPEC)))
     assert not at.exception

@@ -149,9 +149,10 @@ def test_a_csv_upload_keeps_the_grid_and_runs_it_then_the_star_stays_on_the_best
 
 
 def test_progress_and_finished_curves_show_while_a_search_runs(page, app_url):
+    # long enough to watch (tens of seconds): small batches, and units that cannot share a stack
     spec = parse_spec({"dataset": {"name": "digits"}, "cv": 3, "n_jobs": 2, "param_grid": {
-        "hidden_layer_sizes": [[8], [16]], "learning_rate_init": [0.001, 0.01, 0.1], "max_iter": [50, 100],
-        "batch_size": ["auto"], "alpha": [1e-4]}})
+        "hidden_layer_sizes": [[8], [16], [32]], "learning_rate_init": [0.001, 0.01], "max_iter": [50, 100],
+        "batch_size": [16, 32], "alpha": [1e-4]}})
     page.goto(f"{app_url}/grid_search?spec={encode_spec(spec)}")
     wait_until_idle(page)
     page.get_by_test_id("stButton").get_by_text("Run search").click()

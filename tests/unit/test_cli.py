@@ -8,6 +8,9 @@ from pathlib import Path
 import joblib
 import pytest
 
+from tuning.engine.store import ExperimentStore
+from tuning.services.experiments import searched_parameters
+
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = {"dataset": {"name": "iris"}, "cv": 3, "n_jobs": 2,
         "param_grid": {"hidden_layer_sizes": [[4], [8]], "max_iter": [5, 20]}}
@@ -153,7 +156,11 @@ def test_list_show_and_export_a_stored_experiment(spec_file, tmp_path):
     assert [r["id"] for r in listed] == [exp_id]
     assert {"id", "dataset", "status", "fits_done", "fits_total", "best_score", "created"} <= set(listed[0])
     assert listed[0]["status"] == "finished" and listed[0]["fits_done"] == listed[0]["fits_total"] == 12
-    assert exp_id in run_cli("list", "--store", store).stdout
+    listing = run_cli("list", "--store", store).stdout
+    assert exp_id in listing
+    assert "searched: " in listing
+    stored_spec = ExperimentStore(store).get(exp_id)["spec"]
+    assert listed[0]["searched"] and listed[0]["searched"] == searched_parameters(stored_spec)
 
     assert run_cli("show", exp_id[:6], "--store", store, "--out", tmp_path / "again.json").returncode == 0
     again = json.loads((tmp_path / "again.json").read_text())

@@ -74,6 +74,9 @@ def test_a_grid_over_init_equals_gridsearchcv_with_the_subclass_and_shares_train
         assert result.cv_results[key] == reference.cv_results_[key].tolist(), key
     assert [p["init"] for p in result.cv_results["params"]][::2] == list(INIT_SCHEMES)  # results record it
     assert result.epochs_trained < result.epochs_gridsearchcv
+    assert {f["trainer"] for f in result.fits} == {"scikit-learn"}  # init schemes are not the lean trainer's
+    plain = run_search({**SPEC, "param_grid": {"max_iter": [5, 20], "hidden_layer_sizes": [[8]]}}, n_jobs=1)
+    assert {f["trainer"] for f in plain.fits} == {"lean"}  # without init, MLPClassifier as before
 
 
 def test_a_spec_without_init_builds_scikit_learns_own_class():

@@ -3,15 +3,17 @@
 import base64
 import json
 import time
+import warnings
 import zlib
 
 import pytest
+from sklearn.model_selection import GridSearchCV
 
 from tuning.data.datasets import _BUNDLED_SHAPES, dataset_shape, load_dataset
 from tuning.engine.limits import CapError, SearchLimits, check_search_costs, n_weights
-from tuning.engine.search import run_search
+from tuning.engine.search import run_search, sklearn_equivalent
 from tuning.engine.spec import parse_spec
-from tuning.errors import SpecError, TuningError
+from tuning.errors import TuningError
 from tuning.services.hosting import HostedLimits
 from tuning.services.share import FORM_DEFAULTS, LinkLimits, decode_spec, encode_spec, form_to_spec, open_link
 
@@ -103,10 +105,17 @@ def test_the_forms_biggest_hosted_grid_and_every_default_pass():
     check_search_costs(defaults, SearchLimits.from_env())
 
 
-def test_a_value_listed_twice_is_refused_by_the_spec():
-    with pytest.raises(SpecError, match=r"param_grid.alpha\[2\]: 0.1 is listed twice \(also at \[0\]\)"):
-        parse_spec({"dataset": "iris", "param_grid": {"alpha": [0.1, 0.2, 0.1]}})
-    parse_spec({"dataset": "iris", "param_grid": {"max_iter": [1, 2]}})  # 1 and 1.0 would be two candidates too
+def test_a_value_listed_twice_is_two_candidates_as_in_gridsearchcv():
+    spec = parse_spec({"dataset": "iris", "cv": 3, "param_grid": {"alpha": [0.1, 0.2, 0.1], "max_iter": [5]}})
+    result = run_search(spec, n_jobs=1, refit=False)
+    estimator, grid = sklearn_equivalent(spec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data = load_dataset("iris")
+        reference = GridSearchCV(estimator, grid, cv=3).fit(data.X, data.y)
+    assert [p["alpha"] for p in result.cv_results["params"]] == [0.1, 0.2, 0.1]
+    for key in ("split0_test_score", "mean_test_score", "rank_test_score"):
+        assert list(result.cv_results[key]) == list(reference.cv_results_[key])
 
 
 def test_local_caps_are_looser_and_set_from_the_environment(monkeypatch):

@@ -1,6 +1,6 @@
 from sklearn.model_selection import ParameterGrid
 
-from tuning.engine.plan import can_share_training, plan_search
+from tuning.engine.plan import MAX_STACK, can_share_training, plan_search, stacks_of
 from tuning.engine.spec import parse_spec
 
 
@@ -41,3 +41,27 @@ def test_costlier_networks_cost_more():
     plan = _plan({"hidden_layer_sizes": [[4], [64]], "max_iter": [10]})
     small, large = plan.trajectories
     assert large.cost() > small.cost()
+
+
+def test_trajectories_that_differ_only_in_numbers_train_as_one_stack():
+    plan = _plan({"hidden_layer_sizes": [[3], [5]], "learning_rate_init": [1e-3, 1e-2], "alpha": [1e-4, 1.0],
+                  "max_iter": [5, 10]})
+    stacks = stacks_of(plan.trajectories)
+    assert sorted(len(s) for s in stacks) == [4, 4]  # one per hidden size: 2 rates x 2 alphas each
+    for stack in stacks:
+        sizes = {tuple(plan.trajectories[i].params["hidden_layer_sizes"]) for i in stack}
+        assert len(sizes) == 1
+    assert sorted(i for s in stacks for i in s) == list(range(len(plan.trajectories)))
+
+
+def test_what_the_lean_trainer_does_not_cover_stands_alone():
+    assert stacks_of(_plan({"alpha": [1e-4, 1.0]}, solver="lbfgs").trajectories) == [(0,), (1,)]
+    assert stacks_of(_plan({"alpha": [1e-4, 1.0]}, random_state=None).trajectories) == [(0,), (1,)]
+    assert stacks_of(_plan({"alpha": [1e-4, 1.0], "activation": ["relu", "tanh"]}).trajectories) == [(0, 1), (2, 3)]
+
+
+def test_a_stack_holds_at_most_max_stack_trajectories():
+    spec = parse_spec({"dataset": "iris", "param_grid": {"learning_rate_init": [1e-4 * (i + 1) for i in range(40)]}})
+    stacks = stacks_of(plan_search(spec).trajectories)
+    assert [len(s) for s in stacks] == [MAX_STACK, MAX_STACK, 40 - 2 * MAX_STACK]
+    assert sorted(i for s in stacks for i in s) == list(range(40))

@@ -84,3 +84,28 @@ def test_comparison_is_described_from_the_curves():
 def test_a_flat_comparison_claims_nothing_it_does_not_show():
     text = describe_comparison({0.01: _run([1.0, 0.5, 0.4]), 0.1: _run([1.0, 0.45, 0.41])})
     assert "too low" not in text and "too high" not in text
+
+
+@pytest.mark.parametrize("params", [
+    PARAMS,
+    {**PARAMS, "solver": "sgd", "learning_rate": "adaptive", "tol": 0.05, "n_iter_no_change": 2, "max_iter": 60},
+    {**PARAMS, "early_stopping": True, "max_iter": 40},
+])
+def test_the_lean_trainer_gives_the_run_scikit_learns_fit_gives(params, monkeypatch):
+    seen = {"lean": [], "scikit-learn": []}
+    lean_run = train_network(MOONS, params, on_epoch=lambda *a: seen["lean"].append(a))
+    monkeypatch.setattr("tuning.engine.lean.uncovered_reason", lambda params: "forced")
+    plain_run = train_network(MOONS, params, on_epoch=lambda *a: seen["scikit-learn"].append(a))
+    assert (lean_run.trainer, plain_run.trainer) == ("lean", "scikit-learn")
+    assert seen["lean"] == seen["scikit-learn"]
+    for field in ("loss_curve", "train_score", "test_score", "n_iter", "converged", "diverged"):
+        assert getattr(lean_run, field) == getattr(plain_run, field), field
+    ours, theirs = lean_run.model[-1], plain_run.model[-1]
+    for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        assert a.tobytes() == b.tobytes()
+    np.testing.assert_array_equal(lean_run.model.predict_proba(MOONS.X), plain_run.model.predict_proba(MOONS.X))
+
+
+def test_settings_the_lean_trainer_does_not_cover_train_with_scikit_learn():
+    run = train_network(MOONS, {**PARAMS, "solver": "lbfgs"})
+    assert run.trainer == "scikit-learn" and run.n_iter > 0

@@ -90,8 +90,10 @@ def test_the_target_is_scaled_inside_the_pipeline_unless_preprocessing_is_off():
     assert type(plain[-1]) is MLPRegressor and set(grid[0]) == {"mlp__hidden_layer_sizes", "mlp__max_iter"}
 
 
-def test_shared_training_trains_each_trajectory_once_and_keeps_every_curve():
-    result = run_search(SPECS["adam_r2"], n_jobs=1, refit=False)
+@pytest.mark.parametrize("name", ["adam_r2", "no_target_scaling"])
+def test_shared_training_trains_each_trajectory_once_and_keeps_every_curve(name):
+    result = run_search(SPECS[name], n_jobs=1, refit=False)
+    assert {f["trainer"] for f in result.fits} == {"scikit-learn"}  # the lean trainer is MLPClassifier's only
     assert result.epochs_trained < result.epochs_gridsearchcv
     for curve in result.curves:
         for fold in curve["folds"]:
@@ -209,7 +211,7 @@ def test_the_playground_trains_a_regressor_on_an_unstratified_split_and_reports_
     params = {"hidden_layer_sizes": [8], "max_iter": 40, "random_state": 0, "learning_rate_init": 0.01}
     epochs = []
     run = train_network(data, params, on_epoch=lambda epoch, _: epochs.append(epoch))
-    assert run.task == "regression" and epochs == list(range(1, 41)) and len(run.loss_curve) == 40
+    assert run.task == "regression" and run.trainer == "scikit-learn" and epochs == list(range(1, 41)) and len(run.loss_curve) == 40
     X_train, X_test, y_train, y_test = train_test_split(data.X, data.y, test_size=0.25, random_state=0)
     by_hand = TransformedTargetRegressor(make_pipeline(StandardScaler(), MLPRegressor(**params)),
                                          transformer=StandardScaler())

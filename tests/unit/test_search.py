@@ -1,18 +1,24 @@
 """The contract users trust: run_search reports exactly what GridSearchCV reports."""
 
+import os
 import threading
+import time
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
+from joblib import delayed
+from joblib.externals.loky import get_reusable_executor
 from sklearn.model_selection import GridSearchCV
 from threadpoolctl import threadpool_limits
 
+import tuning.engine.search
 from tuning.data.datasets import load_dataset
 from tuning.engine.search import partial_result, run_search, sklearn_equivalent
 from tuning.engine.spec import parse_spec
 from tuning.engine.store import ExperimentStore
+from tuning.engine.training import worker_name
 from tuning.errors import SearchFailed, SpecError
 
 SPECS = {
@@ -62,17 +68,28 @@ def test_scores_equal_gridsearchcv(name):
     assert result.best_params == _unprefixed(reference.best_params_)
     assert result.best_score == pytest.approx(reference.best_score_, abs=1e-9)
     np.testing.assert_array_equal(result.best_estimator.predict(data.X), reference.best_estimator_.predict(data.X))
+    ours_mlp, theirs_mlp = result.best_estimator[-1], reference.best_estimator_[-1]
+    assert [w.tobytes() for w in ours_mlp.coefs_ + ours_mlp.intercepts_] == [
+        w.tobytes() for w in theirs_mlp.coefs_ + theirs_mlp.intercepts_]  # the refit is bit for bit scikit-learn's
 
 
-def test_parallel_workers_give_the_same_result_and_are_recorded():
-    spec = SPECS["adam"]
+def test_this_process_and_a_worker_share_the_units_and_give_the_same_result(monkeypatch):
+    monkeypatch.setattr(tuning.engine.search, "IN_PROCESS_SECONDS", 0.0)  # this small search would run here alone
+    get_reusable_executor(max_workers=1).submit(tuning.engine.search._ready).result()  # a worker already up ...
+    spec = {"dataset": "digits", "cv": 2, "param_grid": {"hidden_layer_sizes": [[16], [64]], "max_iter": [10, 40]}}
+    # ... takes the costliest unit at once
     alone = run_search(spec, n_jobs=1, refit=False)
-    parallel = run_search(spec, n_jobs=2, refit=False)
+    shared = run_search(spec, n_jobs=2, refit=False)
     for key in ("mean_test_score", "std_test_score", "rank_test_score", "split0_test_score"):
-        assert alone.cv_results[key] == parallel.cv_results[key]
-    assert alone.curves == parallel.curves
-    assert len({f["worker"] for f in parallel.fits}) == 2
-    assert all(0 <= f["start"] <= f["end"] for f in parallel.fits)
+        assert alone.cv_results[key] == shared.cv_results[key]
+    assert alone.curves == shared.curves
+    here = worker_name()
+    assert {f["worker"] for f in alone.fits} == {here}
+    assert len({f["worker"] for f in shared.fits} - {here}) == 1  # the worker trained some, ...
+    costliest = [f["worker"] for f in shared.fits if shared.cv_results["params"][f["candidate"]]["hidden_layer_sizes"]
+                 == [64]]
+    assert set(costliest) - {here}  # ... the costliest first
+    assert all(0 <= f["start"] <= f["end"] for f in shared.fits)
 
 
 def test_curves_keep_every_fold_with_lengths_equal_to_n_iter():
@@ -160,6 +177,38 @@ def test_all_fits_failing_is_one_clear_error():
             "param_grid": {"max_iter": [3]}}
     with pytest.raises(SearchFailed, match=r"all 3 fits failed; the first error was: ValueError: "):
         run_search(spec, n_jobs=1)
+
+
+def test_each_fit_says_which_trainer_ran_it():
+    result = run_search(SPECS["list_of_grids_with_lbfgs"], n_jobs=1, refit=False)
+    trainers = {(result.cv_results["params"][f["candidate"]].get("solver"), f["trainer"]) for f in result.fits}
+    assert trainers == {("lbfgs", "scikit-learn"), (None, "lean")}
+
+
+def test_a_small_search_runs_here_rather_than_starting_workers():
+    result = run_search(SPECS["adam"], n_jobs=2, refit=False)
+    assert {f["worker"] for f in result.fits} == {worker_name()}
+
+
+def _dies_on_a_worker(unit, parent):
+    """A unit of work that kills the worker process it runs on, and takes a moment here."""
+    if os.getpid() != parent:
+        os._exit(1)
+    time.sleep(0.2)
+    return unit
+
+
+def test_a_unit_whose_worker_dies_is_trained_here():
+    get_reusable_executor(max_workers=1).submit(tuning.engine.search._ready).result()  # up, and takes a unit at once
+    parent, made, done = os.getpid(), [], []
+
+    def task(unit):
+        made.append(unit)
+        return delayed(_dies_on_a_worker)(unit, parent)
+
+    assert tuning.engine.search._run_here_and_on_workers([0, 1, 2, 3], task, lambda u: 1.0, 1, done.append, None)
+    assert sorted(done) == [0, 1, 2, 3]
+    assert made.count(0) == 2  # sent to the worker, which died, then trained here
 
 
 def test_the_result_so_far_of_a_running_search_has_what_its_finished_units_found(tmp_path):

@@ -35,13 +35,13 @@ def store(tmp_path):
 @pytest.fixture
 def count_units(monkeypatch):
     calls = []
-    real = tuning.engine.search.fit_trajectory
+    real = tuning.engine.search.fit_stack
 
     def counting(*args, **kwargs):
         calls.append(kwargs["unit"])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(tuning.engine.search, "fit_trajectory", counting)
+    monkeypatch.setattr(tuning.engine.search, "fit_stack", counting)
     return calls
 
 
@@ -54,7 +54,8 @@ def test_a_finished_spec_is_served_from_the_store_without_training(store, count_
     first = run_search(SPEC, n_jobs=1, store=store)
     trained = len(count_units)
     again = run_search(SPEC, n_jobs=1, store=store)
-    assert trained == 12 and len(count_units) == trained  # nothing trained the second time
+    # 2 stacks (one per hidden size; alpha and max_iter train together) x 3 folds
+    assert trained == 6 and len(count_units) == trained  # nothing trained the second time
     _same_scores(first, again)
     assert again.best_params == first.best_params and again.experiment_id == first.experiment_id
     assert (again.best_estimator.predict(load_dataset({"name": "iris"}).X)
@@ -71,7 +72,7 @@ def test_an_interrupted_search_resumes_with_only_the_unfinished_units(store, cou
     before = list(count_units)
     resumed = run_search(SPEC, n_jobs=1, store=store)
     rerun_units = count_units[len(before):]
-    assert sorted(before + rerun_units) == list(range(12))  # every unit exactly once over both runs
+    assert sorted(before + rerun_units) == list(range(6))  # every unit exactly once over both runs
     _same_scores(resumed, run_search(SPEC, n_jobs=1))
     assert store.get(resumed.experiment_id)["status"] == "finished"
 
@@ -163,7 +164,7 @@ def test_two_processes_on_one_store_never_train_one_experiment_twice(tmp_path):
     with sqlite3.connect(db) as connection:
         assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         per_experiment = dict(connection.execute("SELECT experiment, COUNT(*) FROM units GROUP BY experiment"))
-    assert sorted(per_experiment.values()) == [2 * 2 * 3, 2 * 2 * 4]
+    assert sorted(per_experiment.values()) == [2 * 3, 2 * 4]  # a unit per hidden size (both rates in it) and fold
     statuses = {r["status"] for r in ExperimentStore(db).list()}
     assert statuses == {"finished"}
 

@@ -13,7 +13,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from tuning.engine.training import Checkpoint, TrainedRun, _checkpointing_class, _model_at, fit_trajectory
+from tuning.engine.training import Checkpoint, TrainedRun, _checkpointing_class, _model_at, fit_stack, fit_trajectory
 
 X_WINE, Y_WINE = load_wine(return_X_y=True)
 ACCURACY = get_scorer("accuracy")
@@ -190,3 +190,52 @@ def test_another_trainer_can_produce_the_checkpoints():
     theirs = fit_trajectory(X_SCALED, Y_WINE, TRAIN, TEST, trainer=plain_fits, **kwargs)
     assert [r.test_score for r in ours.records] == [r.test_score for r in theirs.records]
     assert [r.train_score for r in ours.records] == [r.train_score for r in theirs.records]
+
+
+def _estimator(params, preprocessor):
+    return MLPClassifier(**params) if preprocessor is None else Pipeline([("prep", preprocessor),
+                                                                          ("mlp", MLPClassifier(**params))])
+
+
+def _stack(X, trajectories, preprocessor, *, train=TRAIN, fold=0, unit=0):
+    return fit_stack(X, Y_WINE, train, TEST, estimators=[_estimator(p, preprocessor) for p, _, _ in trajectories],
+                     candidates=[c for _, c, _ in trajectories], checkpoints=[k for _, _, k in trajectories],
+                     scorer=ACCURACY, fold=fold, unit=unit)
+
+
+def _without_timing(record):
+    return {k: v for k, v in vars(record).items() if k not in ("fit_time", "score_time", "start", "end", "trainer")}
+
+
+@pytest.mark.parametrize(("solver", "early_stopping", "tol"), SETTINGS)
+def test_a_stack_gives_the_records_each_trajectory_gives_alone(solver, early_stopping, tol):
+    rates = (0.003, 0.01, 0.1)
+    trajectories = [({**_params(solver, early_stopping, tol), "learning_rate_init": rate, "max_iter": 40},
+                     (3 * i, 3 * i + 1, 3 * i + 2), (5, 12, 40)) for i, rate in enumerate(rates)]
+    stacked = _stack(X_WINE, trajectories, StandardScaler(), fold=1, unit=7)
+    alone = [fit_trajectory(X_WINE, Y_WINE, TRAIN, TEST, estimator=_estimator(params, StandardScaler()),
+                            candidates=candidates, checkpoints=checkpoints, scorer=ACCURACY, fold=1, unit=7)
+             for params, candidates, checkpoints in trajectories]
+    assert {r.trainer for r in stacked.records} == {"lean"}
+    assert {r.trainer for a in alone for r in a.records} == {"scikit-learn"}
+    assert [_without_timing(r) for r in stacked.records] == [_without_timing(r) for a in alone for r in a.records]
+    assert stacked.epochs_run == sum(a.epochs_run for a in alone)
+
+
+def test_a_stack_the_lean_trainer_does_not_cover_is_fitted_by_scikit_learn():
+    trajectories = [(dict(hidden_layer_sizes=[4], solver="lbfgs", random_state=0, max_iter=20, alpha=alpha), (i,),
+                     (20,)) for i, alpha in enumerate((1e-4, 1.0))]
+    unit = _stack(X_SCALED, trajectories, None)
+    assert [r.trainer for r in unit.records] == ["scikit-learn"] * 2
+    assert all(r.fit_error is None and not np.isnan(r.test_score) for r in unit.records)
+
+
+def test_a_failing_stack_fails_every_candidate_as_its_own_fit_would():
+    trajectories = [(dict(hidden_layer_sizes=[4], early_stopping=True, validation_fraction=0.01, random_state=0,
+                          max_iter=5, alpha=alpha), (i,), (5,)) for i, alpha in enumerate((1e-4, 1.0))]
+    with pytest.raises(ValueError) as plain_failure:
+        MLPClassifier(**trajectories[0][0]).fit(X_WINE[TRAIN[:30]], Y_WINE[TRAIN[:30]])
+    unit = _stack(X_WINE, trajectories, StandardScaler(), train=TRAIN[:30])
+    for record in unit.records:
+        assert np.isnan(record.test_score) and np.isnan(record.train_score)
+        assert record.fit_error.strip().splitlines()[-1] == f"ValueError: {plain_failure.value}"

@@ -73,7 +73,7 @@ class SearchLimits:
     Parameters
     ----------
     max_candidates : int
-        Candidates, as ``ParameterGrid`` counts them (a value listed twice is refused by the spec).
+        Candidates, as ``ParameterGrid`` counts them (a value listed twice counts twice).
     max_iter_values : int
         Distinct ``max_iter`` values across the grid.
     max_weights : int

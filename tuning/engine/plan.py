@@ -23,6 +23,7 @@ from sklearn.model_selection import ParameterGrid
 from sklearn.neural_network import MLPClassifier
 
 from tuning.data.dataset import Dataset
+from tuning.engine import lean
 from tuning.engine.spec import ExperimentSpec
 from tuning.engine.throughput import Throughput, workers_running
 from tuning.errors import SpecError
@@ -122,6 +123,46 @@ def can_share_training(params: dict[str, Any]) -> bool:
     """
     return (_resolved(params, "solver") in STOCHASTIC_SOLVERS and _is_int(_resolved(params, "random_state"))
             and _is_int(_resolved(params, "max_iter")))
+
+
+def stacks_of(trajectories: list[Trajectory], *, path: str = "",
+              network: Callable[[Trajectory], dict[str, Any] | None] | None = None) -> list[tuple[int, ...]]:
+    """Which trajectories train together, as indices into ``trajectories``, in plan order.
+
+    Trajectories that differ only in numbers (``learning_rate_init``, ``alpha``, ...; see
+    :data:`tuning.engine.lean.STACKABLE`) see the same mini-batches from the same initial
+    weights, so the lean trainer trains them in one loop. Anything it does not cover
+    (``lbfgs``, a ``random_state`` that is not an int, ...) stands alone.
+
+    Parameters
+    ----------
+    path : str
+        Where the network's parameters sit in the trajectories' params: ``""`` when they
+        are ``MLPClassifier`` parameters, ``"mlp"`` for ``mlp__alpha``.
+    network : callable, optional
+        The ``MLPClassifier`` parameters a trajectory resolves to (None: not a network);
+        by default its params themselves.
+    """
+    prefix = f"{path}__" if path else ""
+    stacks: dict[Any, list[int]] = {}
+    for index, trajectory in enumerate(trajectories):
+        mlp = trajectory.params if network is None else network(trajectory)
+        key: Any = ("alone", index)
+        if mlp is not None and can_share_training(mlp) and lean.uncovered_reason(mlp) is None:
+            rest = tuple((k, _frozen(v)) for k, v in sorted(trajectory.params.items())
+                         if not (k.startswith(prefix) and k[len(prefix):] in lean.STACKABLE))
+            if all(f is not None for _, f in rest):
+                key = ("stack", lean.stack_key(mlp), rest)
+        stacks.setdefault(key, []).append(index)
+    # at most MAX_STACK per stack: a unit of work stays short enough to stop after, and to share out
+    return [tuple(indices[i:i + MAX_STACK]) for indices in stacks.values() for i in range(0, len(indices), MAX_STACK)]
+
+
+# Trajectories trained in one loop at most. What stacking saves per member levels off by 16
+# (digits, one fold, 30 epochs: 1.90x at 16 members and 1.93x at 32 for 8 hidden units, 1.43x
+# and 1.52x for 32); larger stacks make units of work that are slow to stop after and hard to
+# share out between workers.
+MAX_STACK = 16
 
 
 def _frozen(value: Any) -> Any:

@@ -100,7 +100,9 @@ class SearchResult:
         ``{"loss_curve", "validation_scores", "n_iter", "converged"}``.
     fits : list of dict
         One entry per finished fit: ``candidate``, ``fold``, ``unit``, ``worker``,
-        ``start`` and ``end`` (seconds since the search started), ``fit_error``.
+        ``start`` and ``end`` (seconds since the search started), ``n_iter``, ``trainer``
+        (``"lean"`` or ``"scikit-learn"``: which trainer fitted it, see
+        :mod:`tuning.engine.lean`), ``fit_error``.
     epochs_trained, epochs_gridsearchcv : int
         Epochs this search trained, and epochs a plain ``GridSearchCV`` trains for the
         same grid (the sum of every fit's ``n_iter_``).

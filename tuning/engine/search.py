@@ -8,35 +8,44 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import queue
 import sys
 import threading
 import time
 import warnings
-from collections import Counter
+import weakref
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import BrokenExecutor, Future
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import sklearn
+from joblib import effective_n_jobs
+from joblib.externals.loky import get_reusable_executor
+from joblib.parallel import LokyBackend, get_active_backend
+from sklearn import get_config
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import GridSearchCV, check_cv
 from sklearn.model_selection._validation import _warn_or_raise_about_fit_failures
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import Pipeline
 from sklearn.utils.parallel import Parallel, delayed
-from threadpoolctl import threadpool_limits
 
 from tuning.data.dataset import Dataset
 from tuning.data.datasets import load_dataset
 from tuning.data.pipeline import make_pipeline, make_preprocessor, scale_target
+from tuning.engine import lean
 from tuning.engine.cluster import dask_backend
 from tuning.engine.limits import SearchLimits, check_search_costs
 from tuning.engine.networks import make_network
-from tuning.engine.plan import SearchPlan, Trajectory, plan_search
+from tuning.engine.plan import SearchPlan, Trajectory, plan_search, stacks_of
 from tuning.engine.results import SearchResult, build_cv_results, fit_and_score_outputs
 from tuning.engine.spec import ExperimentSpec, for_data, parse_spec
 from tuning.engine.store import ExperimentStore, experiment_id
-from tuning.engine.training import FitRecord, UnitResult, fit_trajectory
+from tuning.engine.training import NON_FINITE_WEIGHTS, FitRecord, UnitResult, fit_lean, fit_stack
 from tuning.errors import DataError, SearchFailed, SpecError, TuningError, sentence
 
 log = logging.getLogger(__name__)
@@ -60,11 +69,19 @@ class Progress:
 
 @dataclass(frozen=True)
 class Unit:
-    """One trajectory on one fold: the unit of work."""
+    """The unit of work: trajectories trained together (a stack, see
+    :func:`tuning.engine.plan.stacks_of`; often just one) on one fold."""
 
     index: int
-    trajectory: Trajectory
+    trajectories: tuple[Trajectory, ...]
     fold: int
+
+    @property
+    def max_epochs(self) -> int:
+        return sum(t.max_iter for t in self.trajectories)
+
+    def cost(self) -> float:
+        return sum(t.cost() for t in self.trajectories)
 
 
 @dataclass
@@ -151,10 +168,50 @@ def split_folds(spec: ExperimentSpec, data: Dataset) -> list[tuple[np.ndarray, n
                         f"Use cv={largest} or fewer" if largest >= 2 else "Add rows") from None
 
 
-def units_of(trajectories: list[Trajectory], n_splits: int) -> list[Unit]:
-    """Every (trajectory, fold), the costliest first, so that the workers finish together."""
-    units = [Unit(i * n_splits + fold, t, fold) for i, t in enumerate(trajectories) for fold in range(n_splits)]
-    return sorted(units, key=lambda u: -u.trajectory.cost())
+def units_of(trajectories: list[Trajectory], n_splits: int, stacks: list[tuple[int, ...]] | None = None,
+             done: Iterable[tuple[int, int]] = ()) -> list[Unit]:
+    """Every (stack, fold) with fits still to do, the costliest first, so that the workers finish together.
+
+    ``stacks`` groups trajectories (:func:`tuning.engine.plan.stacks_of`; each alone by
+    default); ``done`` lists the (candidate, fold) fits already made, whose trajectories are
+    left out. A unit is numbered after its first trajectory (``trajectory * n_splits +
+    fold``), so that what a store holds from earlier runs never shares a number with what is left.
+    """
+    done = set(done)
+    units = []
+    for stack in stacks if stacks is not None else [(i,) for i in range(len(trajectories))]:
+        for fold in range(n_splits):
+            todo = [i for i in stack if any((c, fold) not in done for c in trajectories[i].candidates)]
+            if todo:
+                units.append(Unit(todo[0] * n_splits + fold, tuple(trajectories[i] for i in todo), fold))
+    return sorted(units, key=lambda u: -u.cost())
+
+
+# Below this much training (seconds of one core, see unit_seconds), starting worker processes costs
+# more than they save: measured with ``bench/bench_engine.py --crossover`` on 2 cores.
+IN_PROCESS_SECONDS = 2.0
+
+
+def unit_seconds(unit: Unit, *, n_train: int, n_features: int, n_outputs: int,
+                 network: Callable[[Trajectory], dict[str, Any] | None] | None = None) -> float:
+    """A rough estimate of a unit's training time on one core (:func:`tuning.engine.lean.estimate_seconds`).
+
+    ``network(trajectory)`` gives the ``MLPClassifier`` parameters a trajectory resolves to
+    (by default its params themselves); a unit that is not a network counts as a second.
+    """
+    networks = [t.params if network is None else network(t) for t in unit.trajectories]
+    if networks[0] is None:
+        return 1.0
+    params = {**MLPClassifier().get_params(), **networks[0]}
+    hidden = params["hidden_layer_sizes"]
+    hidden = list(hidden) if isinstance(hidden, (list, tuple)) else [hidden]
+    covered = all(p is not None and lean.uncovered_reason(p) is None for p in networks)
+    try:
+        return lean.estimate_seconds(n_train, [n_features, *hidden, n_outputs],
+                                     [t.max_iter for t in unit.trajectories], batch_size=params["batch_size"],
+                                     lean=covered)
+    except (TypeError, ValueError):  # invalid settings fail fast, in scikit-learn's own checks
+        return 0.0
 
 
 def evaluate_units(
@@ -167,21 +224,35 @@ def evaluate_units(
     pre_dispatch: int | str = "2*n_jobs",
     scheduler: str | None = None,
     scatter: Iterable[Any] = (),
+    seconds: Callable[[Unit], float] | None = None,
 ) -> bool:
     """Evaluate every unit in parallel, handing each result to ``on_unit`` as it finishes.
 
     This is the one evaluation loop: :func:`run_search` and ``tuning.GridSearchCV`` both
     run their units of work through it. ``task(unit)`` makes the ``delayed`` call.
 
-    Without ``scheduler`` the units run on joblib's active backend (loky processes, or a
-    backend the caller chose with ``joblib.parallel_backend``). With a Dask scheduler
-    address, everything in ``scatter`` goes to the workers once, and the units a dying
-    worker had not finished run again (up to 3 times). Returns False when cancelled
-    (finished units are kept).
+    Without ``scheduler``, on joblib's default backend, this process trains units itself
+    while ``n_jobs - 1`` loky worker processes start and take the costliest units (by
+    ``seconds(unit)``, a rough estimate of one core's time; see
+    :func:`_run_here_and_on_workers`), and a search under :data:`IN_PROCESS_SECONDS` of
+    work starts no worker at all. Under a backend the caller chose with
+    ``joblib.parallel_backend``, the units run on it. With a Dask scheduler address,
+    everything in ``scatter`` goes to the workers once, and the units a dying worker had
+    not finished run again (up to 3 times). Returns False when cancelled (finished units
+    are kept).
     """
     if scheduler is None:
-        parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered", batch_size=1, pre_dispatch=pre_dispatch)
-        return _consume(parallel(task(u) for u in units), on_unit, cancel)
+        backend, _ = get_active_backend()
+        if type(backend) is not LokyBackend:  # threading, Dask, ...: the caller's choice
+            parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered", batch_size=1,
+                                pre_dispatch=pre_dispatch)
+            return _consume(parallel(task(u) for u in units), on_unit, cancel)
+        costs = {u.index: (seconds(u) if seconds is not None else u.cost()) for u in units}
+        n_workers = effective_n_jobs(n_jobs) - 1  # this process is one of the n_jobs
+        small = seconds is not None and sum(costs.values()) < IN_PROCESS_SECONDS
+        if n_workers < 1 or len(units) < 2 or small:
+            n_workers = 0  # all here, rather than waiting for worker processes to start
+        return _run_here_and_on_workers(units, task, lambda u: costs[u.index], n_workers, on_unit, cancel)
 
     done: set[int] = set()
 
@@ -206,6 +277,136 @@ def evaluate_units(
             log.warning("Dask failure (%s: %s); running the %d unfinished units again",
                         type(exc).__name__, exc, len(units) - len(done))
     return True
+
+
+def _ready() -> bool:
+    """A worker's first task: it has imported the engine and can take units."""
+    return True
+
+
+_started_executors: weakref.WeakSet = weakref.WeakSet()
+
+
+def _kill_workers() -> None:
+    """Kill the workers' processes, whatever they are doing (their results are not wanted any more)."""
+    for executor in list(_started_executors):
+        executor.shutdown(wait=False, kill_workers=True)
+
+
+def _stop_workers_at_exit(executor: Any) -> None:
+    """Have the interpreter kill ``executor``'s workers when it exits, rather than wait for their units.
+
+    loky's own exit hook waits for every task in flight; registered after it (on the first
+    task), this one runs first, so stopping a server or a command is never held up by a unit.
+    """
+    if not _started_executors:
+        threading._register_atexit(_kill_workers)
+    _started_executors.add(executor)
+
+
+def _run_here_and_on_workers(units: list[Any], task: Callable[[Any], Any], cost: Callable[[Any], float],
+                             n_workers: int, on_unit: Callable[[UnitResult], None],
+                             cancel: threading.Event | None) -> bool:
+    """Evaluate the units in this process and on ``n_workers`` loky worker processes at once.
+
+    Starting a worker process takes a second or more (several on a busy machine), about as
+    long as a small search's whole training. So this process starts on the cheapest units
+    at once, while a worker, as soon as it is up and idle (a first no-op task says when),
+    gets the costliest unit left, as long as this process has as much to do besides (by
+    ``cost``): a worker that started late never holds the search up with a unit this
+    process would have finished sooner. A search that fits in this
+    process is done before the workers would have helped; a large one loses no time
+    waiting for them. A unit whose worker dies is trained here. Results are handed to
+    ``on_unit`` in this thread. Returns False when cancelled: the units running here and
+    on the workers finish, the rest are left.
+    """
+    # what sklearn's Parallel hands its tasks: this thread's scikit-learn configuration and warning filters
+    config, filters = get_config(), list(getattr(warnings, "_get_filters", lambda: warnings.filters)())
+    made = task
+
+    def task(unit: Any) -> Any:
+        func, args, kwargs = made(unit)
+        if hasattr(func, "with_config_and_warning_filters"):  # made by sklearn.utils.parallel.delayed
+            func = func.with_config_and_warning_filters(config, filters)
+        return func, args, kwargs
+
+    todo = deque(units)  # costliest first
+    here = [0.0]  # the cost of the unit this process is training
+    idle = [0]  # workers up and waiting for a unit
+    lock = threading.Lock()
+    finished: queue.Queue[tuple[Future, Any]] = queue.Queue()
+    in_flight: set[Future] = set()
+    stopping = threading.Event()
+    executor = get_reusable_executor(max_workers=n_workers) if n_workers else None
+
+    def feed(freed: Future | None = None, ready: bool = False) -> None:
+        """Give idle workers the costliest units, while this process has as much to do besides."""
+        submitted = []
+        with lock:
+            if freed is not None:
+                in_flight.discard(freed)
+            if freed is not None or ready:
+                idle[0] += 1
+            while idle[0] and todo and not stopping.is_set():
+                if 2 * cost(todo[0]) > sum(cost(u) for u in todo) + here[0]:
+                    break  # this process would finish it (and everything else) sooner
+                unit = todo.popleft()
+                func, args, kwargs = task(unit)
+                try:
+                    future = executor.submit(func, *args, **kwargs)
+                except Exception:  # the workers are gone: this process takes the unit
+                    todo.appendleft(unit)
+                    break
+                in_flight.add(future)
+                idle[0] -= 1
+                submitted.append((future, unit))
+        for future, unit in submitted:
+            future.add_done_callback(lambda f, unit=unit: (finished.put((f, unit)), feed(f)))
+
+    def run_here(unit: Any) -> UnitResult:
+        func, args, kwargs = task(unit)
+        return func(*args, **kwargs)
+
+    def collect(future: Future, unit: Any) -> None:
+        if isinstance(future.exception(), BrokenExecutor):  # its worker died: no fit is lost, train it here
+            on_unit(run_here(unit))
+        else:
+            on_unit(future.result())
+
+    for _ in range(n_workers):
+        executor.submit(_ready).add_done_callback(lambda f: feed(ready=True))
+        _stop_workers_at_exit(executor)
+    try:
+        while True:
+            while not finished.empty():
+                collect(*finished.get())
+            if cancel is not None and cancel.is_set():
+                return False
+            with lock:
+                unit = todo.pop() if todo else None
+                busy = bool(in_flight)
+                here[0] = 0.0 if unit is None else cost(unit)
+            if unit is not None:  # the cheapest unit left, here
+                if idle[0]:
+                    feed()  # now that this process is busy, an idle worker may take the costliest
+                on_unit(run_here(unit))
+            elif busy:
+                try:
+                    collect(*finished.get(timeout=0.1))
+                except queue.Empty:
+                    continue
+            else:  # every unit done: the last results were queued before their futures left in_flight
+                while not finished.empty():
+                    collect(*finished.get())
+                return True
+    except KeyboardInterrupt:
+        return False
+    finally:
+        stopping.set()
+        with lock:
+            leftover = bool(in_flight) or idle[0] + len(in_flight) < n_workers  # units, or workers still starting
+        if executor is not None and leftover:
+            executor.shutdown(wait=False, kill_workers=True)  # nothing they do now is wanted
 
 
 def _consume(outputs: Any, on_unit: Callable[[UnitResult], None], cancel: threading.Event | None) -> bool:
@@ -242,9 +443,14 @@ def curves_of(candidates: list[dict[str, Any]], n_splits: int, records: list[Fit
 
 def _refit(spec: ExperimentSpec, data: Dataset, params: dict[str, Any]) -> Any:
     estimator = build_estimator(spec, data, params)
-    with threadpool_limits(limits=1), warnings.catch_warnings():
+    with lean.one_blas_thread(), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return estimator.fit(data.X, data.y)
+        trained = fit_lean(estimator, data.X, data.y) if isinstance(estimator, Pipeline) else None
+        if trained is None:
+            return estimator.fit(data.X, data.y)
+        if not all(np.isfinite(w).all() for w in [*trained.model.coefs_, *trained.model.intercepts_]):
+            raise ValueError(NON_FINITE_WEIGHTS)  # as scikit-learn's fit would
+        return estimator
 
 
 def run_search(
@@ -322,8 +528,13 @@ def run_search(
     for w in split_warnings:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     started = time.perf_counter()
-    units = units_of(plan.trajectories, plan.n_splits)
-    planned_epochs = {u.index: u.trajectory.max_iter for u in units}
+
+    def network_params(t: Trajectory) -> dict[str, Any]:  # with MLPRegressor's loss and init, which lean refuses
+        return make_network(spec.task, t.params, init=spec.uses_init).get_params(deep=False)
+
+    network = None if spec.task == "classification" and not spec.uses_init else network_params
+    stacks = stacks_of(plan.trajectories, network=network)
+    planned_epochs = {u.index: u.max_epochs for u in units_of(plan.trajectories, plan.n_splits, stacks)}
     collected = _Collected()
     notes = [str(w.message) for w in split_warnings]
 
@@ -363,21 +574,24 @@ def run_search(
     scorer = check_scoring(build_estimator(spec, data), scoring=spec.scoring)
 
     def task(u: Unit) -> Any:
-        estimator = build_estimator(spec, data, u.trajectory.params)
+        estimators = [build_estimator(spec, data, t.params) for t in u.trajectories]
         train, test = folds[u.fold]
-        return delayed(fit_trajectory)(
-            data.X, data.y, train, test, estimator=estimator, candidates=u.trajectory.candidates,
-            checkpoints=u.trajectory.checkpoints, scorer=scorer, error_score=np.nan, return_train_score=True,
-            fold=u.fold, unit=u.index,
+        return delayed(fit_stack)(
+            data.X, data.y, train, test, estimators=estimators, candidates=[t.candidates for t in u.trajectories],
+            checkpoints=[t.checkpoints for t in u.trajectories], scorer=scorer, error_score=np.nan,
+            return_train_score=True, fold=u.fold, unit=u.index,
         )
 
+    sizes = {"n_train": len(data.y) * (spec.cv - 1) // spec.cv, "n_features": data.n_features,
+             "n_outputs": data.n_outputs}
     report()
-    done = {u.unit for u in collected.units}
+    # what a store holds from an earlier run (perhaps stacked otherwise) is not trained again
+    units = units_of(plan.trajectories, plan.n_splits, stacks, done={(r.candidate, r.fold) for r in collected.records})
     with store.holding(exp_id) if store is not None else contextlib.nullcontext():  # heartbeat, then release
         finished = evaluate_units(
-            [u for u in units if u.index not in done], task, n_jobs=n_jobs if n_jobs is not None else spec.n_jobs,
-            on_unit=on_unit, cancel=cancel, scheduler=scheduler,
-            scatter=[data.X, data.y, *(index for fold in folds for index in fold)],
+            units, task, n_jobs=n_jobs if n_jobs is not None else spec.n_jobs, on_unit=on_unit, cancel=cancel,
+            scheduler=scheduler, scatter=[data.X, data.y, *(index for fold in folds for index in fold)],
+            seconds=lambda u: unit_seconds(u, network=network, **sizes),
         )
         result = assemble(finished)
         if refit and finished:
@@ -448,7 +662,8 @@ def _assemble(spec: ExperimentSpec, plan: SearchPlan, data: Dataset, collected: 
     t0 = min((u.start for u in collected.units), default=0.0)
     fits = [{"candidate": r.candidate, "fold": r.fold, "unit": r.unit, "worker": r.worker,
              "start": r.start - t0, "end": r.end - t0, "n_iter": r.n_iter,
-             "fit_error": r.fit_error} for r in sorted(records, key=lambda r: (r.candidate, r.fold))]
+             "fit_error": r.fit_error, "trainer": r.trainer}
+            for r in sorted(records, key=lambda r: (r.candidate, r.fold))]
     return SearchResult(
         spec=spec,
         n_splits=plan.n_splits,

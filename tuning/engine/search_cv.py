@@ -5,7 +5,8 @@ The class is a subclass: the constructor, validation, ``_run_search`` (which can
 refit are scikit-learn's. When the estimator is an ``MLPClassifier`` or ``MLPRegressor``
 (or a ``Pipeline`` ending in one, or a ``TransformedTargetRegressor`` around either) only
 the evaluation of the candidates differs: the engine's units of work
-(:func:`tuning.engine.training.fit_trajectory`) train each group of candidates that differ
+(:func:`tuning.engine.training.fit_stack`, with the lean trainer where it covers the
+settings) train each group of candidates that differ
 only in ``max_iter`` once per split, score every checkpoint with the same scorer objects
 and ``error_score``, and return ``_fit_and_score``'s dicts. For any other estimator
 ``fit`` is scikit-learn's own.
@@ -31,13 +32,13 @@ from sklearn.model_selection import check_cv
 from sklearn.model_selection._validation import _insert_error_scores, _warn_or_raise_about_fit_failures
 from sklearn.utils import indexable
 from sklearn.utils.parallel import delayed
-from sklearn.utils.validation import _check_method_params, check_is_fitted
+from sklearn.utils.validation import _check_method_params, _num_features, check_is_fitted
 
 from tuning.engine.cluster import prepare_workers
-from tuning.engine.plan import group_candidates
+from tuning.engine.plan import group_candidates, stacks_of
 from tuning.engine.results import SearchResult, _plain, fit_and_score_outputs
-from tuning.engine.search import curves_of, evaluate_units, units_of
-from tuning.engine.training import FitRecord, UnitResult, fit_trajectory, mlp_path, network_of
+from tuning.engine.search import curves_of, evaluate_units, unit_seconds, units_of
+from tuning.engine.training import FitRecord, UnitResult, fit_stack, mlp_path, network_of
 
 __all__ = ["GridSearchCV"]
 
@@ -196,7 +197,8 @@ n_splits_, refit_time_, multimetric_, classes_, n_features_in_, feature_names_in
         return self
 
     def _evaluate(self, base_estimator, X, y, candidates, splits, scorers, routed_params) -> list[UnitResult]:
-        """Every (candidate, split) through the engine: shared trajectories, longest first."""
+        """Every (candidate, split) through the engine: shared trajectories, stacked where the lean
+        trainer covers them, longest first."""
         path = mlp_path(base_estimator)
         max_iter_key = f"{path}__max_iter" if path else "max_iter"
 
@@ -206,22 +208,33 @@ n_splits_, refit_time_, multimetric_, classes_, n_features_in_, feature_names_in
             return None if where is None else network_of(built, where).get_params(deep=False)
 
         trajectories = group_candidates(candidates, max_iter_key=max_iter_key, network=network)
+        networks = {id(t): network(t.params) for t in trajectories}
 
         def task(unit):
-            trajectory = unit.trajectory
             train, test = splits[unit.fold]
-            return delayed(fit_trajectory)(
-                X, y, train, test, estimator=clone(base_estimator).set_params(**clone(trajectory.params, safe=False)),
-                candidates=trajectory.candidates, checkpoints=trajectory.checkpoints, scorer=scorers,
+            return delayed(fit_stack)(
+                X, y, train, test,
+                estimators=[clone(base_estimator).set_params(**clone(t.params, safe=False)) for t in unit.trajectories],
+                candidates=[t.candidates for t in unit.trajectories],
+                checkpoints=[t.checkpoints for t in unit.trajectories], scorer=scorers,
                 fit_params=routed_params.estimator.fit, score_params=routed_params.scorer.score,
                 error_score=self.error_score, return_train_score=self.return_train_score, fold=unit.fold,
                 unit=unit.index, verbose=self.verbose, n_splits=len(splits),
-                candidate_params={c: candidates[c] for c in trajectory.candidates},
+                candidate_params={c: candidates[c] for t in unit.trajectories for c in t.candidates},
             )
 
+        n_outputs = len(np.unique(y)) if y is not None and np.ndim(y) == 1 else 2
+        try:
+            n_features = _num_features(X)
+        except TypeError:
+            n_features = 1
+        sizes = {"n_train": len(splits[0][0]) if splits else 0, "n_features": n_features,
+                 "n_outputs": 1 if n_outputs == 2 else n_outputs}
         units: list[UnitResult] = []
-        if not evaluate_units(units_of(trajectories, len(splits)), task, n_jobs=self.n_jobs, on_unit=units.append,
-                              pre_dispatch=self.pre_dispatch):
+        stacks = stacks_of(trajectories, path=path or "", network=lambda t: networks[id(t)])
+        if not evaluate_units(units_of(trajectories, len(splits), stacks), task, n_jobs=self.n_jobs,
+                              on_unit=units.append, pre_dispatch=self.pre_dispatch,
+                              seconds=lambda u: unit_seconds(u, network=lambda t: networks[id(t)], **sizes)):
             raise KeyboardInterrupt  # evaluate_units stopped the workers; the search stops as scikit-learn's would
         return units
 
@@ -298,7 +311,8 @@ n_splits_, refit_time_, multimetric_, classes_, n_features_in_, feature_names_in
             best_score=None if best_score is None else float(best_score),
             curves=curves_of(table["params"], self.n_splits_, records),
             fits=[{"candidate": r.candidate, "fold": r.fold, "unit": r.unit, "worker": r.worker,
-                   "start": r.start - t0, "end": r.end - t0, "n_iter": r.n_iter, "fit_error": r.fit_error}
+                   "start": r.start - t0, "end": r.end - t0, "n_iter": r.n_iter, "fit_error": r.fit_error,
+                   "trainer": r.trainer}
                   for r in records],
             epochs_trained=self.epochs_trained_,
             epochs_gridsearchcv=self.epochs_gridsearchcv_,

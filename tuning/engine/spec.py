@@ -171,20 +171,9 @@ def _normalize_grid(where: str, raw: Any, task: str) -> Grid:
                             f"Single values need to be wrapped in a list: [{json.dumps(values)}]")
         if len(values) == 0:
             raise SpecError(key, "is an empty list", "Give at least one value, or remove the parameter")
+        # a value listed twice is two candidates, as in GridSearchCV (the caps count every value)
         grid[name] = [check_mlp_value(f"{key}[{i}]", name, v, task) for i, v in enumerate(values)]
-        _refuse_repeats(key, grid[name])
     return grid
-
-
-def _refuse_repeats(where: str, values: list[Any]) -> None:
-    """A value listed twice would be fitted twice for the same scores: refuse it."""
-    seen: dict[str, int] = {}
-    for i, value in enumerate(values):
-        text = json.dumps(value)
-        if text in seen:
-            raise SpecError(f"{where}[{i}]", f"{text[:60]} is listed twice (also at [{seen[text]}])",
-                            "List each value once")
-        seen[text] = i
 
 
 def _normalize_param_grid(raw: Any, task: str) -> list[Grid]:

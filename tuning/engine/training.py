@@ -39,7 +39,9 @@ from sklearn.utils.metaestimators import _safe_split
 from sklearn.utils.validation import _check_method_params, _num_samples
 from threadpoolctl import threadpool_limits
 
+from tuning.engine import lean
 from tuning.engine.cluster import running_on_dask_worker
+from tuning.engine.lean import LEAN, SCIKIT_LEARN
 from tuning.engine.networks import is_network
 
 # The state an MLPClassifier has after a fit, besides its weights, that depends on
@@ -80,6 +82,7 @@ class FitRecord:
     end: float
     n_test_samples: int = 0
     score_error: str | None = None
+    trainer: str = SCIKIT_LEARN
 
     def fit_and_score_output(self) -> dict[str, Any]:
         """The dict scikit-learn's ``_fit_and_score`` returns for this fit (with times and test size)."""
@@ -122,6 +125,7 @@ class TrainedRun:
 
     checkpoints: dict[Any, Checkpoint]
     epochs_run: int
+    trainer: str = SCIKIT_LEARN
 
 
 @dataclass
@@ -462,7 +466,7 @@ def fit_trajectory(
             candidate=candidate, fold=fold, test_score=np.nan, train_score=None, fit_time=point.fit_time,
             score_time=0.0, n_iter=point.n_iter, converged=point.converged, loss_curve=point.loss_curve,
             validation_scores=point.validation_scores, fit_error=None, unit=unit, worker=worker,
-            start=start_wall, end=start_wall, n_test_samples=_num_samples(X_test),
+            start=start_wall, end=start_wall, n_test_samples=_num_samples(X_test), trainer=run.trainer,
         )
         if point.error is not None:
             if error_score == "raise":
@@ -487,3 +491,141 @@ def fit_trajectory(
         records.append(record)
     return UnitResult(unit=unit, records=records, epochs_run=run.epochs_run, worker=worker,
                       start=start_wall, end=time.time())
+
+
+def _fit_prefix(pipeline: Pipeline, X_train: Any, y_train: Any) -> tuple[list[tuple[str, Any]], Any]:
+    """What ``Pipeline.fit`` does before fitting its last step: the fitted steps, and what they give."""
+    steps = clone(pipeline).steps[:-1]
+    if not steps:
+        return [], X_train
+    prefix = Pipeline(steps)
+    return prefix.steps, prefix.fit_transform(X_train, y_train)
+
+
+def train_stack_checkpoints(estimators: Sequence[Any], X_train: Any, y_train: Any,
+                            checkpoints: Sequence[Sequence[Any]]) -> list[TrainedRun] | None:
+    """Train estimators that differ only in numbers at once with the lean trainer.
+
+    ``estimators[i]`` is asked for its model at each of ``checkpoints[i]``, as
+    :func:`train_checkpoints` would return it (bit for bit scikit-learn's fit, see
+    :mod:`tuning.engine.lean`). Returns None, having trained nothing, when the lean trainer
+    does not cover them (another network class, a nested pipeline, a solver, setting,
+    version or input it has not been verified on): train them with :func:`train_checkpoints`.
+    """
+    paths = {mlp_path(e) for e in estimators}
+    if len(paths) != 1 or None in paths:
+        return None
+    path = paths.pop()
+    if "__" in path or (path and (estimators[0].memory is not None
+                                  or getattr(estimators[0], "transform_input", None) is not None)):
+        return None
+    if any(type(network_of(e, path)) is not MLPClassifier for e in estimators):  # MLPRegressor, init schemes
+        return None
+    networks = [network_of(e, path).get_params(deep=False) for e in estimators]
+    marks = [list(c) for c in checkpoints]
+    if any(lean.uncovered_reason(p) for p in networks) or not all(isinstance(k, int) for c in marks for k in c):
+        return None
+    started = time.perf_counter()
+    error: BaseException | None = None
+    reached: dict[tuple[int, int], lean.Checkpoint] = {}
+    with lean.one_blas_thread(), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            steps, X_fit = _fit_prefix(estimators[0], X_train, y_train) if path else ([], X_train)
+            reached = {(p.member, p.max_iter): p for p in lean.train_stack(X_fit, y_train, networks, marks)}
+        except lean.NotCovered:
+            return None
+        except Exception as exc:  # every member's own fit fails the same way, before its first epoch
+            error = exc
+    fit_done = time.perf_counter() - started
+    _replay(caught, lambda w: not issubclass(w.category, ConvergenceWarning))
+    runs = []
+    for member, (estimator, wanted) in enumerate(zip(estimators, marks)):
+        points: dict[Any, Checkpoint] = {}
+        for max_iter in wanted:
+            point = reached.get((member, max_iter))
+            if point is None:
+                points[max_iter] = Checkpoint(max_iter=max_iter, model=None, error=error, fit_time=fit_done)
+                continue
+            network = point.model
+            weights = [*network.coefs_, *network.intercepts_]
+            model = network
+            if path:
+                model = copy.copy(estimator)
+                model.steps = [*steps, (path, network)]
+            points[max_iter] = Checkpoint(
+                max_iter=max_iter, model=model,
+                error=None if all(np.isfinite(w).all() for w in weights) else ValueError(NON_FINITE_WEIGHTS),
+                fit_time=point.elapsed, n_iter=int(network.n_iter_), converged=point.converged,
+                loss_curve=[float(v) for v in network.loss_curve_],
+                validation_scores=(None if getattr(network, "validation_scores_", None) is None
+                                   else [float(v) for v in network.validation_scores_]),
+            )
+            if not point.converged and points[max_iter].error is None:
+                warnings.warn(_MAX_ITER_WARNING.format(max_iter), ConvergenceWarning, stacklevel=2)
+        epochs_run = max((p.n_iter for p in points.values()), default=0)
+        runs.append(TrainedRun(points, epochs_run, trainer=LEAN))
+    return runs
+
+
+def fit_stack(
+    X: Any,
+    y: Any,
+    train: np.ndarray,
+    test: np.ndarray,
+    *,
+    estimators: Sequence[Any],
+    candidates: Sequence[tuple[int, ...]],
+    checkpoints: Sequence[tuple[Any, ...]],
+    fit_params: dict[str, Any] | None = None,
+    **scoring: Any,
+) -> UnitResult:
+    """:func:`fit_trajectory` for several trajectories that differ only in numbers, trained at once.
+
+    ``estimators[i]``, ``candidates[i]`` and ``checkpoints[i]`` are one trajectory's (see
+    :func:`tuning.engine.plan.stacks_of`); the other arguments are :func:`fit_trajectory`'s.
+    The lean trainer trains the stack in one loop when it covers it; otherwise each
+    trajectory is trained by scikit-learn's fit. The records are the same either way, and
+    each says which trainer fitted it.
+    """
+    runs = None
+    if not fit_params:  # fit parameters (sample weights...) are scikit-learn's business
+        X_train, y_train = _safe_split(estimators[0], X, y, train)
+        runs = train_stack_checkpoints(estimators, X_train, y_train, checkpoints)
+    results = [
+        fit_trajectory(X, y, train, test, estimator=estimator, candidates=tuple(members), checkpoints=tuple(marks),
+                       fit_params=fit_params, trainer=train_checkpoints if runs is None else _trained(runs[i]),
+                       **scoring)
+        for i, (estimator, members, marks) in enumerate(zip(estimators, candidates, checkpoints))
+    ]
+    return UnitResult(unit=results[0].unit, records=[r for result in results for r in result.records],
+                      epochs_run=sum(result.epochs_run for result in results), worker=results[0].worker,
+                      start=min(result.start for result in results), end=max(result.end for result in results))
+
+
+def _trained(run: TrainedRun) -> Callable[..., TrainedRun]:
+    """A trainer that hands back a run already trained."""
+    return lambda *args, **kwargs: run
+
+
+def fit_lean(model: Pipeline, X: Any, y: Any, on_epoch: lean.EpochCallback | None = None) -> lean.Checkpoint | None:
+    """Fit a pipeline ending in an ``MLPClassifier`` in place with the lean trainer, as ``model.fit(X, y)`` would.
+
+    Returns the network's :class:`~tuning.engine.lean.Checkpoint` (its ``model`` is now the
+    pipeline's last step), or None, leaving the network unfitted, when the lean trainer
+    does not cover it: then fit it with scikit-learn. Unlike ``fit``, weights that
+    overflowed are returned, not raised about.
+    """
+    *steps, (name, network) = model.steps
+    params = network.get_params()
+    if type(network) is not MLPClassifier or lean.uncovered_reason(params) is not None:
+        return None
+    Xt = X
+    for _, step in steps:  # what Pipeline.fit does before fitting its last step
+        Xt = step.fit_transform(Xt, y)
+    try:
+        (trained,) = lean.train_stack(Xt, y, [params], on_epoch=on_epoch)
+    except lean.NotCovered:
+        return None
+    model.steps[-1] = (name, trained.model)
+    return trained

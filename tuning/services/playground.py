@@ -9,15 +9,17 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
+import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from threadpoolctl import threadpool_limits
+from sklearn.pipeline import Pipeline
 
 from tuning.data.dataset import Dataset
 from tuning.data.pipeline import make_pipeline, make_preprocessor, scale_target
+from tuning.engine import lean
 from tuning.engine.networks import network_class
 from tuning.engine.spec import check_mlp_value
-from tuning.engine.training import EpochHook
+from tuning.engine.training import EpochHook, fit_lean
 from tuning.errors import DataError, SpecError
 
 EpochCallback = Callable[[int, list[float]], None]
@@ -37,6 +39,7 @@ class NetworkRun:
     model: Any | None
     diverged: bool = False
     task: str = "classification"
+    trainer: str = lean.SCIKIT_LEARN
 
 
 class _EpochReporting(EpochHook):
@@ -59,11 +62,12 @@ def make_model(data: Dataset, params: dict[str, Any], *, preprocess: str = "stan
                on_epoch: EpochCallback | None = None) -> Any:
     """The model a search would build for these parameters: preprocessing, then ``MLPClassifier`` or
     ``MLPRegressor`` (the data's task), inside a ``TransformedTargetRegressor`` for a regression with
-    ``preprocess="standard"``; ``on_epoch`` is called after every epoch of its fit."""
-    plain = network_class(data.task, init="init" in params)
-    reporting = type(f"EpochReporting{plain.__name__}", (_EpochReporting, plain),
-                     {"_on_epoch": staticmethod(on_epoch) if on_epoch is not None else None})
-    model = make_pipeline(make_preprocessor(data, preprocess), reporting(**params))
+    ``preprocess="standard"``; with ``on_epoch``, its network calls it after every epoch of its fit."""
+    network = network_class(data.task, init="init" in params)
+    if on_epoch is not None:
+        network = type(f"EpochReporting{network.__name__}", (_EpochReporting, network),
+                       {"_on_epoch": staticmethod(on_epoch)})
+    model = make_pipeline(make_preprocessor(data, preprocess), network(**params))
     return scale_target(model) if data.is_regression and preprocess == "standard" else model
 
 
@@ -78,7 +82,7 @@ def network_in(model: Any) -> Any:
 def fit_network(data: Dataset, params: dict[str, Any], *, preprocess: str = "standard") -> Any:
     """:func:`make_model` fitted on all of ``data`` (one BLAS thread, convergence warnings silenced)."""
     model = make_model(data, check_network_params(params, data.task), preprocess=preprocess)
-    with threadpool_limits(limits=1), warnings.catch_warnings():
+    with lean.one_blas_thread(), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return model.fit(data.X, data.y)
 
@@ -121,32 +125,57 @@ def train_network(
             stratify=None if data.is_regression else data.y)
     except ValueError as exc:
         raise DataError(f"{data.name} is too small to hold out {test_size:.0%} for testing ({exc})") from None
-    model = make_model(data, params, preprocess=preprocess, on_epoch=on_epoch)
     started = time.perf_counter()
-    diverged = False
-    with threadpool_limits(limits=1), warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
+    with lean.one_blas_thread(), warnings.catch_warnings(record=True):
         warnings.simplefilter("ignore", RuntimeWarning)  # overflow on the way to diverging
         try:
-            model.fit(X_train, y_train)
+            model, mlp, converged, diverged, trainer = _fit(data, params, preprocess, X_train, y_train, on_epoch)
         except ValueError as exc:
-            if "non-finite" not in str(exc):
-                raise SpecError("network", str(exc), "Change the settings") from None
-            diverged = True
-    mlp = network_in(model)
-    type(mlp)._on_epoch = None  # the model outlives the page that followed its training
+            raise SpecError("network", str(exc), "Change the settings") from None
     return NetworkRun(
         params=params,
         loss_curve=[float(v) for v in getattr(mlp, "loss_curve_", [])],
         train_score=float("nan") if diverged else float(model.score(X_train, y_train)),
         test_score=float("nan") if diverged else float(model.score(X_test, y_test)),
         n_iter=int(getattr(mlp, "n_iter_", 0)),
-        converged=not diverged and not any(issubclass(w.category, ConvergenceWarning) for w in caught),
+        converged=converged,
         seconds=time.perf_counter() - started,
         model=None if diverged else model,
         diverged=diverged,
         task=data.task,
+        trainer=trainer,
     )
+
+
+def _fit(data: Dataset, params: dict[str, Any], preprocess: str, X: Any, y: Any,
+         on_epoch: EpochCallback | None) -> tuple[Any, Any, bool, bool, str]:
+    """Fit :func:`make_model`'s model; return it, its network, whether it converged, whether it diverged,
+    and the trainer.
+
+    The lean trainer (the same fit, faster) when it covers the settings (an ``MLPClassifier``
+    with scikit-learn's own initialisation), else scikit-learn's own. Diverged means the
+    weights overflowed (scikit-learn's fit raises then).
+    """
+    model = make_model(data, params, preprocess=preprocess)
+    report = None if on_epoch is None else (lambda _, epoch, losses, __: on_epoch(epoch, losses))
+    trained = fit_lean(model, X, y, on_epoch=report) if isinstance(model, Pipeline) else None
+    if trained is not None:
+        finite = all(np.isfinite(w).all() for w in [*trained.model.coefs_, *trained.model.intercepts_])
+        return model, trained.model, trained.converged and finite, not finite, lean.LEAN
+    model = make_model(data, params, preprocess=preprocess, on_epoch=on_epoch)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        try:
+            model.fit(X, y)
+        except ValueError as exc:
+            if "non-finite" not in str(exc):
+                raise
+            return model, network_in(model), False, True, lean.SCIKIT_LEARN
+        finally:
+            if on_epoch is not None:  # the model outlives the page that followed its training
+                type(network_in(model))._on_epoch = None
+    converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    return model, network_in(model), converged, False, lean.SCIKIT_LEARN
 
 
 def compare_learning_rates(
