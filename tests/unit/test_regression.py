@@ -253,3 +253,12 @@ def test_the_cli_runs_a_regression_csv_and_names_its_scorer(tmp_path):
     assert proc.stdout.startswith("best neg_mean_absolute_error: -")
     saved = json.loads((tmp_path / "r.json").read_text())
     assert saved["spec"]["task"] == "regression"
+
+
+def test_a_csv_read_as_classes_and_as_numbers_is_never_paired():
+    from tuning.services.compare import why_not_paired
+
+    spec = {"dataset": {"csv": str(CSV / "mtcars.csv"), "target": "mpg"}, "cv": 3, "param_grid": {"max_iter": [5]}}
+    as_numbers = {**spec, "task": "regression"}
+    as_classes = {**spec, "task": "classification", "scoring": "r2"}  # even with the same scorer
+    assert why_not_paired(as_numbers, as_classes) == "one is a regression and the other a classification"

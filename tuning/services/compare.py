@@ -57,6 +57,8 @@ def why_not_paired(a: ExperimentSpec | dict[str, Any], b: ExperimentSpec | dict[
     a, b = parse_spec(a), parse_spec(b)
     if a.dataset != b.dataset:
         return "they use different data"
+    if a.task != b.task:
+        return f"one is a {a.task} and the other a {b.task}"
     if a.cv != b.cv:
         return f"they use {a.cv} and {b.cv} folds; paired differences need the same folds"
     if a.scoring != b.scoring:
