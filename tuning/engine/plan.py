@@ -388,7 +388,7 @@ def estimate_search(
         workers = 1  # a small search starts no worker (tuning.engine.search.evaluate_units)
     if workers > 1 and not (workers_running(n_jobs) if workers_ready is None else workers_ready):
         # this process trains while the others start, and they join when they are up
-        costs += [throughput.worker_start * max(1.0, (n_jobs + machine_load) / cores)] * (workers - 1)
+        costs += [throughput.worker_start] * (workers - 1)  # CPU seconds, shared with the load below
     # CPU seconds become wall seconds: the workers share the cores with whatever else runs
     training = _makespan(costs, workers) * max(1.0, (workers + machine_load) / cores)
     training += throughput.per_search * max(1.0, (1 + machine_load) / cores)
