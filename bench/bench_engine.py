@@ -246,7 +246,7 @@ def bench_crossover(repeats: int = 3) -> None:
 
     from tuning.data.datasets import load_dataset
     from tuning.engine import search
-    from tuning.engine.plan import plan_search
+    from tuning.engine.plan import plan_search, stacks_of
     from tuning.engine.spec import parse_spec
 
     print(f"\ncrossover: run_search in this process vs 2 fresh worker processes, seconds (best of {repeats})")
@@ -259,7 +259,11 @@ def bench_crossover(repeats: int = 3) -> None:
                            "estimator": {"random_state": 0, "max_iter": max_iter},
                            "param_grid": {"hidden_layer_sizes": hidden, "alpha": [1e-4, 1e-2],
                                           "learning_rate_init": [1e-3, 1e-2]}})
-        estimate = search._work_seconds(spec, load_dataset(spec.dataset), search._units(plan_search(spec)))
+        data, plan = load_dataset(spec.dataset), plan_search(spec)
+        n_outputs = 1 if len(data.class_names) == 2 else len(data.class_names)
+        estimate = sum(search.unit_seconds(u, n_train=len(data.y) * 2 // 3, n_features=data.n_features,
+                                           n_outputs=n_outputs)
+                       for u in search.units_of(plan.trajectories, plan.n_splits, stacks_of(plan.trajectories)))
         times = {}
         try:
             search.IN_PROCESS_SECONDS = 0.0  # measure both ways, whatever the rule would choose
@@ -291,7 +295,7 @@ def main() -> None:
     print(f"scikit-learn {sklearn.__version__}, numpy {np.__version__}, {os.cpu_count()} cores, load average "
           f"{os.getloadavg()[0]:.1f}; median of {args.repeats} alternating runs per grid")
     ratios = {}
-    for name in args.only.split(","):
+    for name in filter(None, args.only.split(",")):
         ratios[name] = bench_playground() if name == "playground" else bench_grid(name, args.repeats)
     if args.stacking:
         bench_stacking()

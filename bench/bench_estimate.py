@@ -36,12 +36,12 @@ from sklearn.pipeline import make_pipeline
 
 from tuning.data.datasets import load_dataset
 from tuning.data.pipeline import make_preprocessor
-from tuning.engine.plan import Estimate, SearchPlan, estimate_search, plan_search
+from tuning.engine.plan import Estimate, SearchPlan, estimate_search, plan_search, stacks_of
 from tuning.engine.search import run_search
 from tuning.engine.spec import parse_spec
 from tuning.engine.store import ExperimentStore
 from tuning.engine.throughput import default_throughput_path, machine_load_now, machine_throughput
-from tuning.engine.training import fit_trajectory
+from tuning.engine.training import fit_stack
 from tuning.services.share import FORM_DEFAULTS, form_to_spec
 
 CSV = Path(__file__).resolve().parents[1] / "tests" / "data" / "csv"
@@ -87,7 +87,8 @@ def run_once(spec, store: ExperimentStore) -> tuple[Estimate, float, float]:
 
 
 def unit_cpu(spec) -> tuple[float, float]:
-    """CPU seconds of the grid's first four units of work (fold 0), measured and as the model prices them."""
+    """CPU seconds of the grid's first four trajectories on fold 0 (stacked as the search stacks them), measured
+    and as the model prices them."""
     data = load_dataset(spec.dataset)
     plan = plan_search(spec)
     folds = list(StratifiedKFold(spec.cv).split(data.X, data.y))
@@ -95,10 +96,14 @@ def unit_cpu(spec) -> tuple[float, float]:
     estimate = estimate_search(SearchPlan(plan.candidates, plan.trajectories[:4], spec.cv), data, n_jobs=1,
                                throughput=machine_throughput(), refit=False, workers_ready=True)
     started = time.thread_time()
-    for t in plan.trajectories[:4]:
-        estimator = make_pipeline(None if preprocessor is None else clone(preprocessor), MLPClassifier(**t.params))
-        fit_trajectory(data.X, data.y, folds[0][0], folds[0][1], estimator=estimator, candidates=t.candidates,
-                       checkpoints=t.checkpoints, scorer=check_scoring(estimator, scoring=spec.scoring), fold=0)
+    first = plan.trajectories[:4]
+    for stack in stacks_of(first):  # as the search trains them: a stack at a time, on the lean trainer
+        members = [first[i] for i in stack]
+        estimators = [make_pipeline(None if preprocessor is None else clone(preprocessor), MLPClassifier(**t.params))
+                      for t in members]
+        fit_stack(data.X, data.y, folds[0][0], folds[0][1], estimators=estimators,
+                  candidates=[t.candidates for t in members], checkpoints=[t.checkpoints for t in members],
+                  scorer=check_scoring(estimators[0], scoring=spec.scoring), fold=0)
     return time.thread_time() - started, estimate.training / spec.cv
 
 
@@ -139,7 +144,7 @@ def main() -> None:
     print(f"\n{within} of {len(ratios)} runs within ±50% of the estimate; actual / estimate: median "
           f"{statistics.median(ratios):.2f}, range {min(ratios):.2f}–{max(ratios):.2f}; "
           f"load average {os.getloadavg()[0]:.1f} at the end\n")
-    print("| grid | CPU of 4 units, measured | as the model prices them | measured / model |")
+    print("| grid | CPU of 4 trajectories (fold 0), measured | as the model prices them | measured / model |")
     print("|---|---|---|---|")
     for name, spec in GRIDS.items():
         measured, model = unit_cpu(spec)

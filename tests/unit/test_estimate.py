@@ -33,12 +33,23 @@ def _estimate(grid, *, data=IRIS, n_jobs=2, ready=True, load=0.0, cv=3, throughp
                            machine_load=load)
 
 
-def test_worker_start_up_counts_only_when_workers_must_start():
-    grid = {"hidden_layer_sizes": [[8]], "max_iter": [50]}
-    cold, warm = _estimate(grid, ready=False), _estimate(grid, ready=True)
-    assert cold.startup == pytest.approx(FIXED.worker_start) and warm.startup == 0
-    assert cold.training == pytest.approx(warm.training)
-    assert _estimate(grid, n_jobs=1, ready=False).startup == 0  # one job runs in this process
+def test_workers_that_must_start_join_late_and_a_small_search_starts_none():
+    big = {"hidden_layer_sizes": [[8], [16]], "max_iter": [2000]}  # seconds of training
+    cold, warm = _estimate(big, ready=False), _estimate(big, ready=True)
+    assert cold.startup == warm.startup == 0  # this process trains while they start
+    assert warm.seconds < cold.seconds < warm.seconds + FIXED.worker_start
+    assert _estimate(big, n_jobs=1, ready=False).seconds == pytest.approx(2 * warm.seconds, rel=0.25)
+    small = {"hidden_layer_sizes": [[8], [16]], "max_iter": [50]}  # well under IN_PROCESS_SECONDS
+    assert _estimate(small, ready=False).seconds == _estimate(small, ready=True).seconds \
+        == _estimate(small, n_jobs=1).seconds
+
+
+def test_candidates_in_one_stack_share_its_per_batch_work():
+    one = _estimate({"learning_rate_init": [0.01], "max_iter": [2000]}, n_jobs=1)
+    four = _estimate({"learning_rate_init": [0.001, 0.003, 0.01, 0.03], "max_iter": [2000]}, n_jobs=1)
+    assert 1.5 * one.seconds < four.seconds < 3 * one.seconds  # not 4x: one stack per fold
+    lbfgs = _estimate({"learning_rate_init": [0.01], "max_iter": [2000]}, n_jobs=1, solver="lbfgs")
+    assert lbfgs.seconds > 2 * one.seconds  # trained by scikit-learn's own fit, which costs more per epoch
 
 
 def test_shared_trajectories_cost_their_longest_run_not_the_sum():
@@ -49,7 +60,7 @@ def test_shared_trajectories_cost_their_longest_run_not_the_sum():
 
 
 def test_work_spreads_over_the_workers_and_shares_the_cores_with_other_load():
-    grid = {"hidden_layer_sizes": [[4], [8], [16], [32]], "max_iter": [100]}
+    grid = {"hidden_layer_sizes": [[4], [8], [16], [32]], "max_iter": [2000]}  # above IN_PROCESS_SECONDS
     one, two = _estimate(grid, n_jobs=1), _estimate(grid, n_jobs=2)
     assert two.training == pytest.approx(one.training / 2, rel=0.25)
     assert _estimate(grid, n_jobs=2, load=2.0).training == pytest.approx(2 * two.training, rel=0.05)

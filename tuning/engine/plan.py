@@ -314,8 +314,23 @@ def _unit_seconds(t: Trajectory, throughput: Throughput, *, rows: float, scored_
     sizes = params["hidden_layer_sizes"]
     sizes = list(sizes) if isinstance(sizes, (list, tuple)) else [sizes]
     weights = t.n_weights(width, outputs) + sum(sizes) + outputs
-    return throughput.unit_seconds(epochs=epochs, batches=batches, layers=len(sizes) + 1, rows=rows,
-                                   weights=weights, scores=scores, scored_rows=scored_rows, table=table)
+    seconds = throughput.unit_seconds(epochs=epochs, batches=batches, layers=len(sizes) + 1, rows=rows,
+                                      weights=weights, scores=scores, scored_rows=scored_rows, table=table)
+    # the throughput is measured on the lean trainer (where this machine's versions allow it)
+    if lean.uncovered_reason({}) is None and lean.uncovered_reason(t.params) is not None:
+        seconds *= SCIKIT_LEARN_EPOCH_COST
+    return seconds
+
+
+# What an epoch costs in scikit-learn's own fit (lbfgs, settings the lean trainer does not
+# cover) against the lean trainer: digits (1,198 rows), one thread, 1.2x (128 units, batches
+# of 200) to 3.0x (8 units, batches of 32). And what a stack's members after the first cost,
+# sharing its per-batch work: 0.53 (8 units) to 0.70 (32 units) of training alone, 16 members.
+SCIKIT_LEARN_EPOCH_COST = 2.5
+STACKED_MEMBER_SHARE = 0.6
+# Below this much training (seconds of one core), starting worker processes costs more than
+# they save: a search runs in this process (``bench/bench_engine.py --crossover`` on 2 cores).
+IN_PROCESS_SECONDS = 2.0
 
 
 def _makespan(costs: list[float], workers: int) -> float:
@@ -361,10 +376,21 @@ def estimate_search(
     rows = n * (plan.n_splits - 1) / plan.n_splits
     outputs = data.n_outputs
     shape = {"width": _input_width(data), "outputs": outputs, "table": bool(data.categorical_columns)}
-    costs = [_unit_seconds(t, throughput, rows=rows, scored_rows=len(t.checkpoints) * n, epochs=t.max_iter,
-                           scores=2 * len(t.checkpoints), **shape)
-             for t in plan.trajectories for _ in range(plan.n_splits)]
+    priced = [_unit_seconds(t, throughput, rows=rows, scored_rows=len(t.checkpoints) * n, epochs=t.max_iter,
+                            scores=2 * len(t.checkpoints), **shape) for t in plan.trajectories]
+    stacked = []  # a unit of work is a stack on a fold: its members share the per-batch work
+    # the lean trainer stacks MLPClassifier only: a regression's trajectories train one by one
+    stacks = [(i,) for i in range(len(plan.trajectories))] if data.is_regression else stacks_of(plan.trajectories)
+    for stack in stacks:
+        members = sorted((priced[i] for i in stack), reverse=True)
+        stacked.append(members[0] + STACKED_MEMBER_SHARE * sum(members[1:]))
+    costs = [cost for cost in stacked for _ in range(plan.n_splits)]
     workers = min(n_jobs, cores, len(costs))
+    if sum(costs) < IN_PROCESS_SECONDS:
+        workers = 1  # a small search starts no worker (tuning.engine.search.evaluate_units)
+    if workers > 1 and not (workers_running(n_jobs) if workers_ready is None else workers_ready):
+        # this process trains while the others start, and they join when they are up
+        costs += [throughput.worker_start] * (workers - 1)  # CPU seconds, shared with the load below
     # CPU seconds become wall seconds: the workers share the cores with whatever else runs
     training = _makespan(costs, workers) * max(1.0, (workers + machine_load) / cores)
     training += throughput.per_search * max(1.0, (1 + machine_load) / cores)
@@ -372,13 +398,8 @@ def estimate_search(
         refits = sorted(_unit_seconds(t, throughput, rows=n, scored_rows=0, epochs=statistics.median(t.checkpoints),
                                       scores=0, **shape) for t in plan.trajectories)
         training += statistics.median(refits) * max(1.0, (1 + machine_load) / cores)
-    if workers_ready is None:
-        workers_ready = workers_running(n_jobs)
-    startup = 0.0
-    if not workers_ready and n_jobs > 1:
-        startup = throughput.worker_start * max(1.0, (n_jobs + machine_load) / cores)
-    total = startup + training
-    return Estimate(startup=startup, training=training, low=RANGE[0] * total, high=RANGE[1] * total)
+    # no time is spent only waiting for workers: the search trains in this process from the start
+    return Estimate(startup=0.0, training=training, low=RANGE[0] * training, high=RANGE[1] * training)
 
 
 def describe_progress(estimate: Estimate, *, elapsed: float, done: float, fits_done: int, fits_total: int,

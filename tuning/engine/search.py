@@ -41,7 +41,7 @@ from tuning.engine import lean
 from tuning.engine.cluster import dask_backend
 from tuning.engine.limits import SearchLimits, check_search_costs
 from tuning.engine.networks import make_network
-from tuning.engine.plan import SearchPlan, Trajectory, plan_search, stacks_of
+from tuning.engine.plan import IN_PROCESS_SECONDS, SearchPlan, Trajectory, plan_search, stacks_of
 from tuning.engine.results import SearchResult, build_cv_results, fit_and_score_outputs
 from tuning.engine.spec import ExperimentSpec, for_data, parse_spec
 from tuning.engine.store import ExperimentStore, experiment_id
@@ -185,11 +185,6 @@ def units_of(trajectories: list[Trajectory], n_splits: int, stacks: list[tuple[i
             if todo:
                 units.append(Unit(todo[0] * n_splits + fold, tuple(trajectories[i] for i in todo), fold))
     return sorted(units, key=lambda u: -u.cost())
-
-
-# Below this much training (seconds of one core, see unit_seconds), starting worker processes costs
-# more than they save: measured with ``bench/bench_engine.py --crossover`` on 2 cores.
-IN_PROCESS_SECONDS = 2.0
 
 
 def unit_seconds(unit: Unit, *, n_train: int, n_features: int, n_outputs: int,

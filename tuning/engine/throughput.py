@@ -8,7 +8,7 @@ The time estimate (:func:`tuning.engine.plan.estimate_search`) prices a unit of 
     + scoring calls × per_score (+ the extra cost of a table's column transformer)
 
 and adds the time to start the worker processes when none are running. The
-coefficients come from timing real units of work (:func:`fit_trajectory` on small
+coefficients come from timing real units of work (:func:`fit_stack`, the lean trainer, on small
 synthetic data chosen so that each term dominates one probe), fitted by non-negative
 least squares; the start-up is timed by starting real loky workers that import the
 engine. Everything is measured in CPU time, so a busy machine does not skew the
@@ -93,7 +93,7 @@ class Throughput:
 def this_machine() -> str:
     """What makes measured speeds comparable: host, cores, processor, Python and scikit-learn."""
     return (f"{socket.gethostname()}|{os.cpu_count()}|{platform.machine()}|{platform.python_version()}"
-            f"|sklearn {sklearn.__version__}")
+            f"|sklearn {sklearn.__version__}|lean trainer")
 
 
 def default_throughput_path() -> Path:
@@ -140,7 +140,7 @@ def _probe_seconds(rows: int, features: int, hidden: list[int], batch: int, epoc
     from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import make_pipeline
 
-    from tuning.engine.training import fit_trajectory
+    from tuning.engine.training import fit_stack
 
     X, y, preprocessor = _probe_data(rows, features, table)
     train, test = np.arange(rows), np.arange(rows, len(y))
@@ -151,8 +151,8 @@ def _probe_seconds(rows: int, features: int, hidden: list[int], batch: int, epoc
     for _ in range(2):
         started = time.thread_time()
         estimator = make_pipeline(preprocessor, MLPClassifier(**params))
-        fit_trajectory(X, y, train, test, estimator=estimator, candidates=tuple(range(len(marks))),
-                       checkpoints=marks, scorer=check_scoring(estimator, scoring="accuracy"), fold=0)
+        fit_stack(X, y, train, test, estimators=[estimator], candidates=[tuple(range(len(marks)))],
+                  checkpoints=[marks], scorer=check_scoring(estimator, scoring="accuracy"), fold=0)
         best = min(best, time.thread_time() - started)
     return best
 
