@@ -79,20 +79,26 @@ def _learning_rate(n_jobs: int | None) -> Outcome:
                     "test_scores": {label: runs[rate].test_score for label, rate in rates.items()}})
 
 
+def _error_by_size(cv: dict[str, Any], sizes: list[int], error: Callable[[float], float]) -> list[dict[str, Any]]:
+    """Per hidden size: the mean and spread, over the other parameters (seeds), of each candidate's
+    train and test error, ``error(score)``."""
+    table = []
+    for size in sizes:
+        rows = [i for i, p in enumerate(cv["params"]) if p["hidden_layer_sizes"] == [size]]
+        test = np.array([error(cv["mean_test_score"][i]) for i in rows])
+        train = np.array([error(cv["mean_train_score"][i]) for i in rows])
+        table.append({"size": size, "test_error": float(test.mean()), "test_std": float(test.std()),
+                      "train_error": float(train.mean()), "train_std": float(train.std())})
+    return table
+
+
 def _hidden_size(n_jobs: int | None) -> Outcome:
     sizes = [1, 2, 4, 8, 32, 128, 512]
     spec = {"dataset": {"name": "xor", "n_samples": 100, "noise": 0.3}, "cv": 5,
             "estimator": {"solver": "lbfgs", "alpha": 0.0, "max_iter": 3000, "tol": 1e-6},
             "param_grid": {"hidden_layer_sizes": [[s] for s in sizes], "random_state": [0, 1, 2, 3, 4]}}
     result = run_search(spec, n_jobs=n_jobs, refit=False, max_epochs=10**7)
-    cv = result.cv_results
-    table = []
-    for size in sizes:
-        rows = [i for i, p in enumerate(cv["params"]) if p["hidden_layer_sizes"] == [size]]
-        test = np.array([1 - cv["mean_test_score"][i] for i in rows])
-        train = np.array([1 - cv["mean_train_score"][i] for i in rows])
-        table.append({"size": size, "test_error": float(test.mean()), "test_std": float(test.std()),
-                      "train_error": float(train.mean()), "train_std": float(train.std())})
+    table = _error_by_size(result.cv_results, sizes, lambda score: 1 - score)
     best = min(table, key=lambda r: r["test_error"])
     tiny, largest = table[0], table[-1]
     underfits = tiny["train_error"] > 2 * best["train_error"] and tiny["test_error"] > best["test_error"] + 0.05
@@ -115,14 +121,7 @@ def _hidden_size_regression(n_jobs: int | None) -> Outcome:
             "estimator": {"solver": "lbfgs", "alpha": 0.0, "max_iter": 2000, "tol": 1e-6, "activation": "tanh"},
             "param_grid": {"hidden_layer_sizes": [[s] for s in sizes], "random_state": [0, 1, 2]}}
     result = run_search(spec, n_jobs=n_jobs, refit=False, max_epochs=10**7)
-    cv = result.cv_results
-    table = []
-    for size in sizes:
-        rows = [i for i, p in enumerate(cv["params"]) if p["hidden_layer_sizes"] == [size]]
-        test = -np.array([cv["mean_test_score"][i] for i in rows])  # RMSE, in the target's units
-        train = -np.array([cv["mean_train_score"][i] for i in rows])
-        table.append({"size": size, "test_error": float(test.mean()), "test_std": float(test.std()),
-                      "train_error": float(train.mean()), "train_std": float(train.std())})
+    table = _error_by_size(result.cv_results, sizes, lambda score: -score)  # RMSE, in the target's units
     best = min(table, key=lambda r: r["test_error"])
     tiny, largest = table[0], table[-1]
     too_straight = tiny["train_error"] > 2 * best["train_error"] and tiny["test_error"] > best["test_error"] + 0.1
