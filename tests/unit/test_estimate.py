@@ -126,3 +126,13 @@ def test_measuring_this_machine_gives_usable_figures():
 def test_the_load_now_is_a_count_of_other_busy_processes():
     load = machine_load_now(0.02)
     assert 0 <= load < 1000
+
+
+def test_a_regression_is_priced_as_scikit_learn_trains_it():
+    sine = load_dataset({"name": "sine"})
+    spec = parse_spec({"dataset": {"name": "sine"}, "cv": 3, "param_grid": {"max_iter": [2000]}})
+    plan = plan_search(spec)
+    as_regression = estimate_search(plan, sine, n_jobs=1, throughput=FIXED, workers_ready=True)
+    as_lean = estimate_search(plan, replace(sine, task="classification"), n_jobs=1, throughput=FIXED,
+                              workers_ready=True)
+    assert as_regression.seconds > 2 * as_lean.seconds  # the lean trainer fits MLPClassifier only

@@ -302,7 +302,7 @@ def _input_width(data: Dataset) -> int:
 
 
 def _unit_seconds(t: Trajectory, throughput: Throughput, *, rows: float, scored_rows: float, width: int,
-                  outputs: int, epochs: float, table: bool, scores: int) -> float:
+                  outputs: int, epochs: float, table: bool, scores: int, regression: bool = False) -> float:
     params = {**_MLP_DEFAULTS, **t.params}
     if params["early_stopping"] and params["solver"] in STOCHASTIC_SOLVERS:
         rows *= 1 - params["validation_fraction"]
@@ -317,7 +317,7 @@ def _unit_seconds(t: Trajectory, throughput: Throughput, *, rows: float, scored_
     seconds = throughput.unit_seconds(epochs=epochs, batches=batches, layers=len(sizes) + 1, rows=rows,
                                       weights=weights, scores=scores, scored_rows=scored_rows, table=table)
     # the throughput is measured on the lean trainer (where this machine's versions allow it)
-    if lean.uncovered_reason({}) is None and lean.uncovered_reason(t.params) is not None:
+    if lean.uncovered_reason({}) is None and (regression or lean.uncovered_reason(t.params) is not None):
         seconds *= SCIKIT_LEARN_EPOCH_COST
     return seconds
 
@@ -377,7 +377,8 @@ def estimate_search(
     outputs = data.n_outputs
     shape = {"width": _input_width(data), "outputs": outputs, "table": bool(data.categorical_columns)}
     priced = [_unit_seconds(t, throughput, rows=rows, scored_rows=len(t.checkpoints) * n, epochs=t.max_iter,
-                            scores=2 * len(t.checkpoints), **shape) for t in plan.trajectories]
+                            scores=2 * len(t.checkpoints), regression=data.is_regression, **shape)
+              for t in plan.trajectories]
     stacked = []  # a unit of work is a stack on a fold: its members share the per-batch work
     # the lean trainer stacks MLPClassifier only: a regression's trajectories train one by one
     stacks = [(i,) for i in range(len(plan.trajectories))] if data.is_regression else stacks_of(plan.trajectories)
@@ -396,7 +397,7 @@ def estimate_search(
     training += throughput.per_search * max(1.0, (1 + machine_load) / cores)
     if refit and plan.trajectories:
         refits = sorted(_unit_seconds(t, throughput, rows=n, scored_rows=0, epochs=statistics.median(t.checkpoints),
-                                      scores=0, **shape) for t in plan.trajectories)
+                                      scores=0, regression=data.is_regression, **shape) for t in plan.trajectories)
         training += statistics.median(refits) * max(1.0, (1 + machine_load) / cores)
     # no time is spent only waiting for workers: the search trains in this process from the start
     return Estimate(startup=0.0, training=training, low=RANGE[0] * training, high=RANGE[1] * training)
