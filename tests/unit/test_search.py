@@ -8,8 +8,9 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from joblib import delayed
-from joblib.externals.loky import get_reusable_executor
+from joblib import Parallel, delayed
+from joblib.executor import get_memmapping_executor
+from joblib.externals.loky import reusable_executor as loky_pools
 from sklearn.model_selection import GridSearchCV
 from threadpoolctl import threadpool_limits
 
@@ -75,7 +76,7 @@ def test_scores_equal_gridsearchcv(name):
 
 def test_this_process_and_a_worker_share_the_units_and_give_the_same_result(monkeypatch):
     monkeypatch.setattr(tuning.engine.search, "IN_PROCESS_SECONDS", 0.0)  # this small search would run here alone
-    get_reusable_executor(max_workers=1).submit(tuning.engine.search._ready).result()  # a worker already up ...
+    get_memmapping_executor(1).submit(tuning.engine.search._ready).result()  # a worker already up ...
     spec = {"dataset": "digits", "cv": 2, "param_grid": {"hidden_layer_sizes": [[16], [64]], "max_iter": [10, 40]}}
     # ... takes the costliest unit at once
     alone = run_search(spec, n_jobs=1, refit=False)
@@ -199,7 +200,7 @@ def _dies_on_a_worker(unit, parent):
 
 
 def test_a_unit_whose_worker_dies_is_trained_here():
-    get_reusable_executor(max_workers=1).submit(tuning.engine.search._ready).result()  # up, and takes a unit at once
+    get_memmapping_executor(1).submit(tuning.engine.search._ready).result()  # up, and takes a unit at once
     parent, made, done = os.getpid(), [], []
 
     def task(unit):
@@ -229,3 +230,21 @@ def test_the_result_so_far_of_a_running_search_has_what_its_finished_units_found
         else:
             assert np.isnan(so_far.cv_results["mean_test_score"][c]) and c in done | waiting
     assert so_far.status == "cancelled" and so_far.fits_done == finished.fits_done - len(units[-1].records)
+
+
+def test_scikit_learns_parallel_runs_after_our_workers_in_the_same_process():
+    """A notebook runs tuning.GridSearchCV, then scikit-learn's: joblib must be able to reuse our pool."""
+    get_memmapping_executor(1).shutdown(wait=True, kill_workers=True)  # the runner starts its own worker
+    done, parent = [], os.getpid()
+    assert tuning.engine.search._run_here_and_on_workers(
+        list(range(12)), lambda u: delayed(_slow_pid)(u), lambda u: 1.0, 1, done.append, None)
+    assert sorted(u for u, _ in done) == list(range(12))
+    assert {pid for _, pid in done} - {parent}, "a worker process took units"
+    pool = loky_pools._executor  # what joblib's next Parallel reuses, unless it was shut down
+    assert pool is None or pool._flags.shutdown or hasattr(pool, "_temp_folder_manager")
+    assert Parallel(n_jobs=2)(delayed(abs)(-i) for i in range(4)) == [0, 1, 2, 3]
+
+
+def _slow_pid(unit):
+    time.sleep(0.4)
+    return unit, os.getpid()

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import sklearn
 from joblib import effective_n_jobs
-from joblib.externals.loky import get_reusable_executor
+from joblib.executor import get_memmapping_executor
 from joblib.parallel import LokyBackend, get_active_backend
 from sklearn import get_config
 from sklearn.exceptions import ConvergenceWarning
@@ -332,7 +332,8 @@ def _run_here_and_on_workers(units: list[Any], task: Callable[[Any], Any], cost:
     finished: queue.Queue[tuple[Future, Any]] = queue.Queue()
     in_flight: set[Future] = set()
     stopping = threading.Event()
-    executor = get_reusable_executor(max_workers=n_workers) if n_workers else None
+    # joblib's own pool (with its temporary-folder manager), so that scikit-learn's Parallel can reuse it after us
+    executor = get_memmapping_executor(n_workers) if n_workers else None
 
     def feed(freed: Future | None = None, ready: bool = False) -> None:
         """Give idle workers the costliest units, while this process has as much to do besides."""
