@@ -2,43 +2,33 @@
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
-
-import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard.boundary import error_boundary
 from dashboard.charts import show_chart
+from dashboard.lessons import lesson_figures, lesson_preparer, lesson_result
 from dashboard.page import page_setup
-from tuning.figures import fig_lesson
-from tuning.services.lessons import LESSONS, LessonResult, run_lesson
+from tuning.services.lessons import LESSONS
 
 
-@st.cache_resource(show_spinner=False)
-def lesson_results() -> dict[str, Future[LessonResult]]:
-    """Every preset computed once per server, in the background, and shared by every session."""
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lessons")
-    return {name: pool.submit(run_lesson, name) for name in LESSONS}
-
-
-@st.cache_resource(show_spinner=False, max_entries=2 * len(LESSONS))
-def lesson_figures(name: str, presenting: bool) -> tuple[go.Figure, ...]:
-    """A preset's charts, built once per server and mode and then only read by every session.
-
-    Building Plotly figures is most of what a warm lesson page costs the server; a class
-    opening the same preset at once shares these objects instead.
-    """
-    figures = fig_lesson(lesson_results()[name].result(), projection=presenting)
-    if presenting:  # the chart fills a 1280x720 screen; the text follows it
-        for fig in figures:
-            fig.update_layout(height=520)
-    return tuple(figures)
+@st.fragment(run_every=1.0)
+def wait_for(name: str) -> None:
+    """Say the preset is being prepared; once it is there, draw the page again with it."""
+    if lesson_result(name) is not None:
+        st.rerun()
+    if lesson_preparer().failed:
+        st.error("Preparing the presets failed; the server log has the details. Restart the server to try again.",
+                 icon=":material/build:")
+        return
+    ready = sum(lesson_preparer().result(n) is not None for n in LESSONS)
+    st.info(f"Preparing “{LESSONS[name].title}”: the server computes every preset once, in the background, "
+            f"from the moment it starts ({ready} of {len(LESSONS)} ready). It appears here by itself.",
+            icon=":material/hourglass_top:")
 
 
 @error_boundary
 def page() -> None:
     page_setup("lessons")
-    results = lesson_results()
     presenting = st.session_state.get("present", False)
     if not presenting:
         st.title("Lessons")
@@ -48,11 +38,10 @@ def page() -> None:
     name = st.segmented_control("Preset", names, key="lesson", format_func=lambda n: LESSONS[n].title,
                                 label_visibility="collapsed") or names[0]
     st.query_params["lesson"] = name
-    future = results[name]
-    if not future.done():
-        with st.spinner(f"Preparing “{LESSONS[name].title}” (once per server; then it is instant)…"):
-            future.result()
-    result = future.result()
+    result = lesson_result(name)
+    if result is None:
+        wait_for(name)
+        return
     if not presenting:
         st.subheader(result.title)
         st.markdown(result.text)

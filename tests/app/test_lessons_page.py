@@ -3,9 +3,11 @@
 import json
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.usefixtures("prepared_lessons")  # a server has them from its start; see below
 
 
 def _lessons(**query) -> AppTest:

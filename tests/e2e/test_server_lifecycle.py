@@ -1,0 +1,141 @@
+"""A fresh server, from start to stop: lesson presets ready before anyone asks, and Ctrl+C or
+SIGTERM ending the server and every process it started within 2 seconds, whatever runs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import _require_browser, wait_until_idle
+from tests.processes import free_port, start_streamlit
+from tuning.engine.spec import parse_spec
+from tuning.engine.store import ExperimentStore
+from tuning.services.lessons import LESSON_CACHE_ENV, LESSONS, LessonCache
+from tuning.services.share import encode_spec
+
+STOP_WITHIN = 2.0  # seconds, the house rule
+
+
+@dataclass
+class FreshServer:
+    process: subprocess.Popen
+    url: str
+    store: Path
+    lessons: LessonCache
+    log: Path
+
+    def descendants(self) -> list[psutil.Process]:
+        try:
+            return psutil.Process(self.process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+
+    def stop_with(self, signum: int) -> tuple[float, list[psutil.Process]]:
+        """Send the signal; return the seconds until the server exited and its processes left alive then."""
+        processes = self.descendants()
+        started = time.monotonic()
+        self.process.send_signal(signum)
+        self.process.wait(timeout=60)
+        elapsed = time.monotonic() - started
+        _gone, alive = psutil.wait_procs(processes, timeout=max(0.0, STOP_WITHIN - elapsed))
+        return elapsed, alive
+
+
+@pytest.fixture
+def fresh_server(tmp_path: Path) -> Iterator[FreshServer]:
+    """`streamlit run app.py` as on a new machine: no lesson presets on disk, an empty store."""
+    _require_browser()
+    env = {**os.environ, "TUNING_STORE": str(tmp_path / "experiments.sqlite"),
+           LESSON_CACHE_ENV: str(tmp_path / "lessons")}
+    log_path = tmp_path / "streamlit.log"
+    with log_path.open("w") as log:
+        port = free_port()
+        server = start_streamlit(port, env, log)
+        assert server is not None, log_path.read_text()
+        fresh = FreshServer(server, f"http://127.0.0.1:{port}", tmp_path / "experiments.sqlite",
+                            LessonCache(tmp_path / "lessons"), log_path)
+        try:
+            yield fresh
+        finally:
+            leftovers = fresh.descendants()
+            if server.poll() is None:
+                server.kill()
+                server.wait()
+            for process in leftovers:
+                process.kill()
+            print(f"\n--- streamlit server log ---\n{log_path.read_text()}")
+
+
+@pytest.fixture
+def page(browser):
+    """A browser tab (without the module's shared server: each test here starts its own)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(90_000)
+    yield page
+    context.close()
+
+
+def _wait(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_presets_are_computed_from_server_start_and_shown_at_once(fresh_server, page):
+    # Nobody has opened any page: the server alone prepares every preset, at idle priority.
+    started = time.monotonic()
+    _wait(lambda: not fresh_server.lessons.missing(), 300, "the presets to be stored")
+    print(f"every preset ready {time.monotonic() - started:.1f} s after the server answered")
+    page.goto(f"{fresh_server.url}/lessons")
+    wait_until_idle(page)
+    for name, lesson in LESSONS.items():
+        page.locator(".st-key-lesson button", has_text=lesson.title).click()
+        wait_until_idle(page)
+        expect(page.get_by_role("heading", name=lesson.title)).to_be_visible()
+        expect(page.locator(f".st-key-lesson_{name}_0 .main-svg").first).to_be_visible()
+        expect(page.get_by_text("Preparing")).to_have_count(0)
+
+
+def test_ctrl_c_after_opening_lessons_stops_everything_within_2_seconds(fresh_server, page):
+    page.goto(f"{fresh_server.url}/lessons")
+    wait_until_idle(page)
+    expect(page.get_by_text("Preparing “Learning rate”")).to_be_visible()  # still computing
+    assert fresh_server.descendants(), "the presets are computed in a process of their own"
+    elapsed, alive = fresh_server.stop_with(signal.SIGINT)
+    print(f"SIGINT while the presets were computed: stopped in {elapsed:.2f} s")
+    assert elapsed < STOP_WITHIN, f"the server took {elapsed:.2f} s to stop"
+    assert alive == [], f"left running: {alive}"
+
+
+def test_sigterm_during_a_search_stops_its_workers_and_keeps_finished_fits(fresh_server, page):
+    spec = parse_spec({"dataset": {"name": "digits"}, "n_jobs": 2, "cv": 3,
+                       "param_grid": {"hidden_layer_sizes": [[64], [128]], "max_iter": [300],
+                                      "learning_rate_init": [1e-3, 3e-3, 1e-2]}})
+    page.goto(f"{fresh_server.url}/grid_search?spec={encode_spec(spec)}")
+    wait_until_idle(page)
+    page.get_by_test_id("stButton").get_by_text("Run search").click()
+    store = ExperimentStore(fresh_server.store)
+
+    def fits_kept() -> int:
+        experiments = store.list()
+        return experiments[0]["fits_done"] if experiments else 0
+
+    _wait(lambda: fits_kept() >= 1, 120, "a first finished fit")
+    kept = fits_kept()
+    assert kept < 18 and len(fresh_server.descendants()) >= 2  # workers busy with the rest
+    elapsed, alive = fresh_server.stop_with(signal.SIGTERM)
+    print(f"SIGTERM during a 2-worker search: stopped in {elapsed:.2f} s")
+    assert elapsed < STOP_WITHIN, f"the server took {elapsed:.2f} s to stop"
+    assert alive == [], f"left running: {alive}"
+    assert fits_kept() >= kept  # nothing a finished unit wrote is lost
