@@ -515,13 +515,14 @@ def fig_training_curves(
     *,
     epochs: int,
     title: str = "Loss per epoch",
+    loss: str = "log-loss",
     stale: bool = False,
     projection: bool = False,
 ) -> go.Figure:
     """One network's training and validation loss per epoch, on an x axis that already spans all ``epochs``.
 
-    The axis does not move while the curves grow into it. ``stale`` fades the curves:
-    they belong to settings that have changed since.
+    The axis does not move while the curves grow into it. ``loss`` names the loss on the y
+    axis. ``stale`` fades the curves: they belong to settings that have changed since.
     """
     fig = go.Figure()
     for i, (label, losses, dash) in enumerate((("training loss", loss_curve, "solid"),
@@ -530,7 +531,7 @@ def fig_training_curves(
                                  line={"width": 2.5, "dash": dash, "color": OKABE_ITO[i]},
                                  opacity=0.35 if stale else 1.0))
     fig.update_layout(title=title + (" (stale: the settings have changed)" if stale else ""),
-                      xaxis_title="iteration (epoch)", yaxis_title="loss (log-loss)", hovermode="x unified",
+                      xaxis_title="iteration (epoch)", yaxis_title=f"loss ({loss})", hovermode="x unified",
                       legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"})
     fig.update_xaxes(range=[1, max(epochs, 2)])
     return apply_theme(fig, projection=projection)
