@@ -39,11 +39,11 @@ def main() -> None:
     args = parser.parse_args()
     rows: dict[str, list[float]] = {}
     for _ in range(args.repeat):
-        rows.setdefault("hidden_size before (7 sizes to 512 units, 5 seeds)", []).append(
+        rows.setdefault("hidden_size before (1-512 units, 5 seeds, max_iter 3000)", []).append(
             cpu_seconds(lambda: run_search(BEFORE, n_jobs=1, refit=False, max_epochs=10**7)))
         for name in LESSONS:
-            label = (f"hidden_size now ({len(HIDDEN_SIZES)} sizes to {HIDDEN_SIZES[-1]} units, "
-                     f"{len(HIDDEN_SEEDS)} seeds)" if name == "hidden_size" else name)
+            label = (f"hidden_size now (1-{HIDDEN_SIZES[-1]} units, {len(HIDDEN_SEEDS)} seeds, max_iter 200)"
+                     if name == "hidden_size" else name)
             rows.setdefault(label, []).append(cpu_seconds(lambda name=name: run_lesson(name, n_jobs=1)))
     print(f"CPU seconds per preset, median of {args.repeat} (range):")
     for label, values in rows.items():
