@@ -15,8 +15,7 @@ import psutil
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import _require_browser, wait_until_idle
-from tests.processes import free_port, start_streamlit
+from tests.e2e.conftest import require_browser, running_app, wait_until_idle
 from tuning.engine.spec import parse_spec
 from tuning.engine.store import ExperimentStore
 from tuning.services.lessons import LESSON_CACHE_ENV, LESSONS, LessonCache
@@ -31,7 +30,6 @@ class FreshServer:
     url: str
     store: Path
     lessons: LessonCache
-    log: Path
 
     def descendants(self) -> list[psutil.Process]:
         try:
@@ -61,26 +59,16 @@ def _running(process: psutil.Process) -> bool:
 @pytest.fixture
 def fresh_server(tmp_path: Path) -> Iterator[FreshServer]:
     """`streamlit run app.py` as on a new machine: no lesson presets on disk, an empty store."""
-    _require_browser()
+    require_browser()
     env = {**os.environ, "TUNING_STORE": str(tmp_path / "experiments.sqlite"),
            LESSON_CACHE_ENV: str(tmp_path / "lessons")}
-    log_path = tmp_path / "streamlit.log"
-    with log_path.open("w") as log:
-        port = free_port()
-        server = start_streamlit(port, env, log)
-        assert server is not None, log_path.read_text()
-        fresh = FreshServer(server, f"http://127.0.0.1:{port}", tmp_path / "experiments.sqlite",
-                            LessonCache(tmp_path / "lessons"), log_path)
+    with running_app(tmp_path / "streamlit.log", env) as (url, server):
+        fresh = FreshServer(server, url, tmp_path / "experiments.sqlite", LessonCache(tmp_path / "lessons"))
         try:
             yield fresh
         finally:
-            leftovers = fresh.descendants()
-            if server.poll() is None:
-                server.kill()
-                server.wait()
-            for process in leftovers:
+            for process in fresh.descendants():  # only if a test failed before stopping the server
                 process.kill()
-            print(f"\n--- streamlit server log ---\n{log_path.read_text()}")
 
 
 @pytest.fixture
