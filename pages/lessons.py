@@ -2,28 +2,37 @@
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from dashboard.boundary import error_boundary
 from dashboard.charts import show_chart
 from dashboard.lessons import lesson_figures, lesson_preparer, lesson_result
 from dashboard.page import page_setup
-from tuning.services.lessons import LESSONS
+from tuning.services.lessons import LESSONS, LessonResult
 
 
-@st.fragment(run_every=1.0)
-def wait_for(name: str) -> None:
-    """Say the preset is being prepared; once it is there, draw the page again with it."""
-    if lesson_result(name) is not None:
-        st.rerun()
-    if lesson_preparer().failed:
-        st.error("Preparing the presets failed; the server log has the details. Restart the server to try again.",
-                 icon=":material/build:")
-        return
-    ready = sum(lesson_preparer().result(n) is not None for n in LESSONS)
-    st.info(f"Preparing “{LESSONS[name].title}”: the server computes every preset once, in the background, "
-            f"from the moment it starts ({ready} of {len(LESSONS)} ready). It appears here by itself.",
-            icon=":material/hourglass_top:")
+def wait_for(name: str) -> LessonResult | None:
+    """Say the preset is being prepared until it is there; None if preparing it failed.
+
+    The script run waits (any click interrupts it: Streamlit stops a script at its next
+    element when a rerun is asked for) rather than polling in a fragment that reruns the
+    page, which made the browser forget the chosen preset (Streamlit 1.67).
+    """
+    notice = st.empty()
+    while (result := lesson_result(name)) is None:
+        if lesson_preparer().failed:
+            notice.error("Preparing the presets failed; the server log has the details. Restart the server to "
+                         "try again.", icon=":material/build:")
+            return None
+        ready = sum(lesson_preparer().result(n) is not None for n in LESSONS)
+        notice.info(f"Preparing “{LESSONS[name].title}”: the server computes every preset once, in the "
+                    f"background, from the moment it starts ({ready} of {len(LESSONS)} ready). It appears here "
+                    "by itself.", icon=":material/hourglass_top:")
+        time.sleep(0.5)
+    notice.empty()
+    return result
 
 
 @error_boundary
@@ -38,9 +47,8 @@ def page() -> None:
     name = st.segmented_control("Preset", names, key="lesson", format_func=lambda n: LESSONS[n].title,
                                 label_visibility="collapsed") or names[0]
     st.query_params["lesson"] = name
-    result = lesson_result(name)
+    result = lesson_result(name) or wait_for(name)
     if result is None:
-        wait_for(name)
         return
     if not presenting:
         st.subheader(result.title)

@@ -99,15 +99,17 @@ def test_presets_are_computed_from_server_start_and_shown_at_once(fresh_server, 
         page.locator(".st-key-lesson button", has_text=lesson.title).click()
         wait_until_idle(page)
         expect(page.get_by_role("heading", name=lesson.title)).to_be_visible()
-        expect(page.locator(f".st-key-lesson_{name}_0 .main-svg").first).to_be_visible()
+        expect(page.locator(f".st-key-lesson_{name}_0 .main-svg").first).to_be_visible(timeout=30_000)
         expect(page.get_by_text("Preparing")).to_have_count(0)
 
 
-def test_ctrl_c_after_opening_lessons_stops_everything_within_2_seconds(fresh_server, page):
-    page.goto(f"{fresh_server.url}/lessons")
-    wait_until_idle(page)
-    expect(page.get_by_text("Preparing “Learning rate”")).to_be_visible()  # still computing
-    assert fresh_server.descendants(), "the presets are computed in a process of their own"
+def test_a_preset_appears_by_itself_then_ctrl_c_stops_everything_within_2_seconds(fresh_server, page):
+    page.goto(f"{fresh_server.url}/lessons?lesson=hidden_size")
+    expect(page.get_by_text("Preparing “Hidden-layer size”")).to_be_visible(timeout=60_000)  # still computing
+    expect(page.locator(".st-key-lesson_hidden_size_0 .main-svg").first).to_be_visible(timeout=240_000)
+    expect(page.get_by_role("heading", name="Hidden-layer size")).to_be_visible()  # by itself, the same preset
+    assert fresh_server.lessons.missing(), "the rest are still being computed"
+    assert fresh_server.descendants(), "in a process of their own"
     elapsed, alive = fresh_server.stop_with(signal.SIGINT)
     print(f"SIGINT while the presets were computed: stopped in {elapsed:.2f} s")
     assert elapsed < STOP_WITHIN, f"the server took {elapsed:.2f} s to stop"
@@ -135,3 +137,22 @@ def test_sigterm_during_a_search_stops_its_workers_and_keeps_finished_fits(fresh
     assert elapsed < STOP_WITHIN, f"the server took {elapsed:.2f} s to stop"
     assert alive == [], f"left running: {alive}"
     assert fits_kept() >= kept  # nothing a finished unit wrote is lost
+
+
+def test_ctrl_c_during_a_search_on_a_local_dask_cluster_stops_everything_within_2_seconds(fresh_server, page):
+    spec = parse_spec({"dataset": {"name": "digits"}, "n_jobs": 2, "cv": 3,
+                       "param_grid": {"hidden_layer_sizes": [[64], [128]], "max_iter": [300]}})
+    page.goto(f"{fresh_server.url}/grid_search?spec={encode_spec(spec)}")
+    wait_until_idle(page)
+    page.get_by_test_id("stRadio").get_by_text("A Dask cluster").click()
+    wait_until_idle(page)
+    address = page.get_by_test_id("stTextInput").filter(has_text="Scheduler address").locator("input")
+    address.fill("local")
+    address.press("Enter")
+    expect(page.get_by_text("Connected: 2 worker(s)")).to_be_visible(timeout=90_000)
+    page.get_by_test_id("stButton").get_by_text("Run search").click()
+    expect(page.get_by_test_id("stProgress")).to_be_visible(timeout=90_000)  # its cluster starting or running
+    elapsed, alive = fresh_server.stop_with(signal.SIGINT)
+    print(f"SIGINT during a search on a local Dask cluster: stopped in {elapsed:.2f} s")
+    assert elapsed < STOP_WITHIN, f"the server took {elapsed:.2f} s to stop"
+    assert alive == [], f"left running: {alive}"

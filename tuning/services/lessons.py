@@ -11,6 +11,7 @@ that stopping the server ends at once.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import json
@@ -441,6 +442,7 @@ class LessonPreparer:
                 [sys.executable, "-m", "tuning", "lesson", "prepare", "--cache", str(self.cache.root),
                  "--low-priority"],
                 env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
+            atexit.register(self.stop)  # never outlive the process that started it
 
     def result(self, name: str) -> LessonResult | None:
         """A finished preset, or None while it is still being computed."""
