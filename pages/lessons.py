@@ -17,8 +17,8 @@ def wait_for(name: str) -> LessonResult | None:
     """Say the preset is being prepared until it is there; None if preparing it failed.
 
     The script run waits (any click interrupts it: Streamlit stops a script at its next
-    element when a rerun is asked for) rather than polling in a fragment that reruns the
-    page, which made the browser forget the chosen preset (Streamlit 1.67).
+    element when a rerun is asked for) rather than polling with a fragment that reruns
+    the page: on the Playground that made the browser forget controls (Streamlit 1.67).
     """
     notice = st.empty()
     while (result := lesson_result(name)) is None:
