@@ -6,10 +6,12 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
 import sklearn
+from sklearn.exceptions import ConvergenceWarning
 
 from tuning.errors import TuningError
 from tuning.figures import fig_lesson
@@ -76,6 +78,15 @@ def test_the_hidden_size_preset_marks_a_best_size_between_the_extremes(prepared_
 def test_an_unknown_lesson_is_refused():
     with pytest.raises(TuningError, match=r"there is no lesson .nope.\. The lessons are: learning_rate"):
         run_lesson("nope")
+
+
+def test_a_preset_keeps_the_server_log_free_of_the_convergence_warnings_it_causes_on_purpose():
+    # The engine passes ConvergenceWarnings on as GridSearchCV does; this preset stops networks at 5 epochs.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = run_lesson("grid_search", n_jobs=1)
+    assert result.claim_holds
+    assert not [w for w in caught if issubclass(w.category, ConvergenceWarning)]
 
 
 def test_lesson_cli_lists_and_runs(tmp_path):

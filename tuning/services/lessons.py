@@ -22,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from itertools import pairwise
@@ -31,6 +32,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import scipy
 import sklearn
+from sklearn.exceptions import ConvergenceWarning
 
 import tuning
 from tuning.data.datasets import load_dataset
@@ -312,7 +314,12 @@ def run_lesson(name: str, *, n_jobs: int | None = None) -> LessonResult:
         raise TuningError(f"there is no lesson {name!r}. The lessons are: {', '.join(LESSONS)}")
     lesson = LESSONS[name]
     started = time.perf_counter()
-    outcome = lesson.run(n_jobs)
+    # Presets stop their networks short on purpose (that is what some of them show): the
+    # ConvergenceWarnings the engine passes on, as GridSearchCV does, would only fill the
+    # server's log with a few hundred lines every time it prepares the presets.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        outcome = lesson.run(n_jobs)
     return LessonResult(lesson.name, lesson.title, *outcome, seconds=time.perf_counter() - started)
 
 
