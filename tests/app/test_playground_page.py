@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tuning.services.hosting import HostedLimits
+
 ROOT = Path(__file__).resolve().parents[2]
 LARGE = {"data": "digits", "layers": "3", "units": "128", "batch": "8", "epochs": "300"}  # minutes: waits for Train
 
@@ -102,7 +104,8 @@ def test_a_long_run_waits_for_train_and_an_old_result_is_marked_stale():
 
 
 def test_the_hosted_epoch_cap_holds_for_the_slider_and_for_links(monkeypatch):
-    monkeypatch.setenv("TUNING_HOSTED", "1")
+    # a cap below the local 500 epochs (the hosted default is 500 too since the lean trainer)
+    monkeypatch.setattr(HostedLimits, "from_env", classmethod(lambda cls: cls(enabled=True, max_playground_epochs=300)))
     at = _open(epochs="400")
     assert not at.exception
     assert at.slider(key="pg_epochs").max == 300 and at.slider(key="pg_epochs").value == 100
