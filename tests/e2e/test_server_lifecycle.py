@@ -96,9 +96,9 @@ def test_presets_are_computed_from_server_start_and_shown_at_once(fresh_server, 
     page.goto(f"{fresh_server.url}/lessons")
     wait_until_idle(page)
     for name, lesson in LESSONS.items():
-        page.locator(".st-key-lesson button", has_text=lesson.title).click()
+        page.locator(".st-key-lesson").get_by_role("radio", name=lesson.title, exact=True).click()
         wait_until_idle(page)
-        expect(page.get_by_role("heading", name=lesson.title)).to_be_visible()
+        expect(page.get_by_role("heading", name=lesson.title, exact=True)).to_be_visible()
         expect(page.locator(f".st-key-lesson_{name}_0 .main-svg").first).to_be_visible(timeout=30_000)
         expect(page.get_by_text("Preparing")).to_have_count(0)
 
@@ -107,7 +107,7 @@ def test_a_preset_appears_by_itself_then_ctrl_c_stops_everything_within_2_second
     page.goto(f"{fresh_server.url}/lessons?lesson=hidden_size")
     expect(page.get_by_text("Preparing “Hidden-layer size”")).to_be_visible(timeout=60_000)  # still computing
     expect(page.locator(".st-key-lesson_hidden_size_0 .main-svg").first).to_be_visible(timeout=240_000)
-    expect(page.get_by_role("heading", name="Hidden-layer size")).to_be_visible()  # by itself, the same preset
+    expect(page.get_by_role("heading", name="Hidden-layer size", exact=True)).to_be_visible()  # by itself, the same
     assert fresh_server.lessons.missing(), "the rest are still being computed"
     assert fresh_server.descendants(), "in a process of their own"
     elapsed, alive = fresh_server.stop_with(signal.SIGINT)
