@@ -40,6 +40,7 @@ def main() -> None:
         st.Page("pages/playground.py", title="Playground", icon=":material/science:", url_path="playground"),
         st.Page("pages/grid_search.py", title="Grid Search", icon=":material/grid_on:", url_path="grid_search"),
         st.Page("pages/experiments.py", title="Experiments", icon=":material/history:", url_path="experiments"),
+        st.Page("pages/class.py", title="Class", icon=":material/how_to_vote:", url_path="class"),
     ]
     st.navigation(pages).run()
 

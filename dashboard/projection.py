@@ -9,9 +9,12 @@ PROJECTION_CSS = """
 html, body, [data-testid="stAppViewContainer"] { font-size: 22px; }
 [data-testid="stMarkdownContainer"] p, [data-testid="stCaptionContainer"] { font-size: 1.25rem; line-height: 1.5; }
 h1 { font-size: 3rem !important; } h2, h3 { font-size: 2.2rem !important; }
-[data-testid="stMetricValue"] { font-size: 3rem; }
+[data-testid="stMetricValue"], [data-testid="stMetricValue"] p { font-size: 3rem !important; line-height: 1.15; }
+[data-testid="stMetricLabel"] p { font-size: 1.1rem !important; }
 [data-testid="stHeader"] { display: none; }
-[data-testid="stMainBlockContainer"] { padding-top: 1rem; max-width: 100%; }
+[data-testid="stMainBlockContainer"] { padding: 0.75rem 2rem 2rem; max-width: 100%; }
+[data-testid="stButtonGroup"] button { padding: 0.2rem 0.8rem; min-height: 2.4rem; }
+[data-testid="stButtonGroup"] button p { font-size: 20px; }
 </style>
 """
 

@@ -8,6 +8,7 @@ import streamlit as st
 
 from dashboard.boundary import error_boundary
 from dashboard.charts import show_chart
+from dashboard.classroom import start_class_button, teacher_session, teacher_view
 from dashboard.lessons import lesson_figures, lesson_preparer, lesson_result
 from dashboard.page import page_setup
 from tuning.services.lessons import LESSONS, LessonResult
@@ -39,7 +40,8 @@ def wait_for(name: str) -> LessonResult | None:
 def page() -> None:
     page_setup("lessons")
     presenting = st.session_state.get("present", False)
-    if not presenting:
+    class_ = teacher_session()  # a teacher's link: the class's round replaces the lesson's text and charts
+    if not presenting and not class_:
         st.title("Lessons")
     names = list(LESSONS)
     st.session_state.setdefault("lesson", st.query_params.get("lesson") if st.query_params.get("lesson") in names
@@ -47,6 +49,9 @@ def page() -> None:
     name = st.segmented_control("Preset", names, key="lesson", format_func=lambda n: LESSONS[n].title,
                                 label_visibility="collapsed") or names[0]
     st.query_params["lesson"] = name
+    if class_:  # the round runs while its preset is prepared: only the reveal needs it
+        teacher_view(class_, name, lesson_result(name))
+        return
     result = lesson_result(name) or wait_for(name)
     if result is None:
         return
@@ -62,6 +67,7 @@ def page() -> None:
     else:
         st.warning(f"This run does not show what the lesson expects ({result.claim}); read the chart as it is.")
     st.caption(f"Run it yourself: `python -m tuning lesson run {name} --out {name}.json`")
+    start_class_button()
 
 
 page()
