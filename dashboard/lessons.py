@@ -5,6 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
+from dashboard.projection import PROJECTED_CHART_HEIGHT
 from tuning.figures import fig_lesson
 from tuning.services.lessons import LESSONS, LessonPreparer, LessonResult
 
@@ -34,5 +35,5 @@ def lesson_figures(name: str, presenting: bool) -> tuple[go.Figure, ...]:
     figures = fig_lesson(lesson_preparer().result(name), projection=presenting)
     if presenting:  # the chart fills a 1280x720 screen; the text follows it
         for fig in figures:
-            fig.update_layout(height=520)
+            fig.update_layout(height=PROJECTED_CHART_HEIGHT)
     return tuple(figures)

@@ -9,6 +9,7 @@ import joblib
 import streamlit as st
 
 from dashboard.charts import show_chart
+from dashboard.projection import PROJECTED_CHART_HEIGHT
 from dashboard.text import plain
 from tuning.data.dataset import Dataset
 from tuning.engine.results import SearchResult
@@ -74,9 +75,13 @@ def show_results(result: SearchResult, *, prefix: str = "gs", data: Dataset | No
         tabs = [*tabs[:2], *tabs[3:]]
     with tabs[0]:
         others = [p for p in varying if p != "hidden_layer_sizes"]
-        line = st.selectbox("One line per", others or ["(none)"], key=f"{prefix}_line_param",
-                            index=others.index("learning_rate_init") if "learning_rate_init" in others else 0)
-        show_chart(fig_error_vs_hidden_size(result, line_param=line if others else None), f"{prefix}_error_fig")
+        presenting = st.session_state.get("present", False)
+        # projected, the option sits beside the chart so that the chart fits the first screen
+        option, chart = st.columns([1, 4]) if presenting else (st.container(), st.container())
+        line = option.selectbox("One line per", others or ["(none)"], key=f"{prefix}_line_param",
+                                index=others.index("learning_rate_init") if "learning_rate_init" in others else 0)
+        show_chart(fig_error_vs_hidden_size(result, line_param=line if others else None), f"{prefix}_error_fig",
+                   container=chart, height=PROJECTED_CHART_HEIGHT if presenting else "content")
     with tabs[1]:
         c1, c2 = st.columns(2)
         rows = c1.selectbox("Panel rows", ["(none)", *varying], key=f"{prefix}_rows")

@@ -11,6 +11,7 @@ from dashboard.charts import show_chart
 from dashboard.classroom import start_class_button, teacher_session, teacher_view
 from dashboard.lessons import lesson_figures, lesson_preparer, lesson_result
 from dashboard.page import page_setup
+from dashboard.projection import step_through
 from tuning.services.lessons import LESSONS, LessonResult
 
 
@@ -58,8 +59,11 @@ def page() -> None:
     if not presenting:
         st.subheader(result.title)
         st.markdown(result.text)
-    for i, fig in enumerate(lesson_figures(name, bool(presenting))):
-        show_chart(fig, f"lesson_{name}_{i}", shared=True)
+    figures = lesson_figures(name, bool(presenting))
+    shown = step_through(len(figures), f"lesson_{name}_step")  # projected: one chart at a time
+    for i, fig in enumerate(figures):
+        if shown in (None, i):
+            show_chart(fig, f"lesson_{name}_{i}", shared=True)
     if presenting:
         st.markdown(result.text)
     if result.claim_holds:
