@@ -84,7 +84,9 @@ def page() -> None:
     if job is None:
         stored = stored_result(spec, data) if runnable else None
         if stored is not None:
-            st.caption(plain(f"From the experiment store (experiment {stored.experiment_id}): nothing was retrained."))
+            if not folded:
+                st.caption(plain(f"From the experiment store (experiment {stored.experiment_id}): nothing was "
+                                 "retrained."))
             show_results(stored, data=data)
         elif runnable:
             st.info("Choose the grid, then press **Run search**. The page's address is a link to this grid.")

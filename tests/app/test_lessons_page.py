@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard.projection import PROJECTED_CHART_HEIGHT
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.usefixtures("prepared_lessons")  # a server has them from its start; see below
 
@@ -41,7 +43,7 @@ def test_a_lesson_link_opens_that_lesson_in_projection_mode():
     assert at.toggle(key="present_lessons").value is True
     assert any("font-size: 22px" in m.value for m in at.markdown)  # the projection stylesheet
     layout = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]
-    assert layout["height"] == 520 and layout["xaxis"]["tickfont"]["size"] >= 20
+    assert layout["height"] == PROJECTED_CHART_HEIGHT and layout["xaxis"]["tickfont"]["size"] >= 20
     at.toggle(key="present_lessons").set_value(False).run()
     assert "present" not in at.query_params
     # the shared figures are cached per mode: leaving projection mode gets the normal chart back

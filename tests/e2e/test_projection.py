@@ -102,8 +102,7 @@ def test_a_grid_search_result_link_opens_on_the_result(screen, app_url):
     expect(metric).to_be_visible()
     expect(screen.get_by_text("Hidden units", exact=True)).to_be_hidden()  # the form is folded away
     _above_the_fold(metric, "best_score_")
-    frames = screen.get_by_test_id("stMain").locator("[data-testid='stDataFrame']:visible")
-    _above_the_fold(frames.first, "best_params_")
+    _above_the_fold(screen.get_by_text("learning_rate_init = 0.01"), "best_params_")
     chart = screen.locator(".st-key-gs_error_fig [data-testid='stPlotlyChart']")
     chart.locator(".main-svg").first.wait_for()
     _above_the_fold(chart, "the error-versus-size chart")
@@ -115,7 +114,7 @@ def test_a_grid_search_result_link_opens_on_the_result(screen, app_url):
     expect_collapsed(screen)
 
     click_and_wait(screen, screen.get_by_role("tab", name="cv_results_"))
-    table = frames.last
+    table = screen.get_by_test_id("stMain").locator("[data-testid='stDataFrame']:visible").last
     headers = table.get_by_role("columnheader").all_inner_texts()
     assert [h.strip() for h in headers[1:3]] == ["rank_test_score", "mean_test_score"], headers
     scroller = table.locator(".dvn-scroller").first
