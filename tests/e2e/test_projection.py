@@ -115,10 +115,8 @@ def test_a_grid_search_result_link_opens_on_the_result(screen, app_url):
 
     click_and_wait(screen, screen.get_by_role("tab", name="cv_results_"))
     table = screen.get_by_test_id("stMain").locator("[data-testid='stDataFrame']:visible").last
-    headers = table.get_by_role("columnheader").all_inner_texts()
-    assert [h.strip() for h in headers[1:3]] == ["rank_test_score", "mean_test_score"], headers
     scroller = table.locator(".dvn-scroller").first
-    assert scroller.evaluate("el => el.scrollWidth <= el.clientWidth + 1"), "the table is wider than the screen"
+    assert scroller.evaluate("el => el.scrollWidth <= el.clientWidth + 1", timeout=30_000), "wider than the screen"
     _check_screen(screen, "grid-search-table")
 
 
