@@ -108,6 +108,8 @@ def show_results(result: SearchResult, *, prefix: str = "gs", data: Dataset | No
         show_chart(fig_fit_timeline(result), f"{prefix}_timeline_fig")
     with tabs[4]:
         table, same = cv_results_table(result)
+        if st.session_state.get("present", False):  # projected: what a class reads, within the width
+            table = table.drop(columns=["mean_train_score", "std_train_score", "mean_fit_time"])
         candidates = [int(i) for i in table.index]
         st.dataframe(table, key=f"{prefix}_table", selection_mode="single-row",
                      on_select=lambda: _select_from_table(prefix, candidates),
