@@ -86,6 +86,15 @@ def test_every_preset_has_a_question_and_an_exercise():
     assert all(len(q.options) >= 3 for q in QUESTIONS.values())
 
 
+@pytest.mark.parametrize("preset", list(LESSONS))
+def test_each_question_answers_from_the_presets_own_result(preset, prepared_lessons):
+    result = prepared_lessons.load(preset)
+    right, why = QUESTIONS[preset].right_answer(result)
+    assert right in QUESTIONS[preset].options and why
+    if preset == "hidden_size":  # one option per size the preset tries, and no other
+        assert QUESTIONS[preset].options == tuple(str(row["size"]) for row in result.data["table"])
+
+
 def test_a_question_refuses_another_presets_result():
     with pytest.raises(ValueError, match="cannot answer"):
         QUESTIONS["hidden_size"].right_answer(_result("learning_rate", CASES[0][1]))

@@ -39,7 +39,7 @@ from tuning.engine.search import run_search
 from tuning.engine.spec import parse_spec
 from tuning.engine.store import ExperimentStore
 from tuning.errors import TuningError
-from tuning.services.lessons import LESSONS, LessonResult
+from tuning.services.lessons import HIDDEN_SIZES, LESSONS, LessonResult
 from tuning.services.playground import train_network
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread on a projector
@@ -187,7 +187,7 @@ QUESTIONS: dict[str, Question] = {q.preset: q for q in [
     Question("learning_rate", "Same network, same seed, 60 epochs on the digits: which learning rate ends with "
              "the lowest training loss?", ("0.0001", "0.01", "1"), _solve_learning_rate),
     Question("hidden_size", "Noisy XOR, 100 points: at how many hidden units is the cross-validated test error "
-             "lowest?", ("1", "2", "4", "8", "32", "128", "512"), _solve_hidden_size),
+             "lowest?", tuple(str(size) for size in HIDDEN_SIZES), _solve_hidden_size),
     Question("grid_search", "Grid search over max_iter × hidden_layer_sizes on the digits: how many hidden units "
              "will the best candidate have?", ("4", "16", "64"), _solve_grid_search),
     Question("minibatch", "Batch 16, batch 128 or the full batch on the digits: which reaches a training loss of "
