@@ -20,6 +20,7 @@ import streamlit as st
 
 from dashboard.charts import show_chart
 from dashboard.hosting import hosted_limits
+from dashboard.lessons import lesson_preparer, lesson_result
 from dashboard.store import experiment_store
 from dashboard.text import plain
 from tuning.class_figures import fig_reveal, fig_votes
@@ -148,9 +149,10 @@ def _move(room: Classroom, code: str, key: str, **where: str) -> None:
         st.session_state["class_problem"] = str(exc)
 
 
-def _reveal(room: Classroom, code: str, key: str, result: LessonResult | None) -> None:
+def _reveal(room: Classroom, code: str, key: str, preset: str) -> None:
+    result = lesson_result(preset)  # as it is now: it may have become ready since the button was drawn
     if result is None:
-        st.session_state["class_problem"] = "this preset is still being prepared; reveal it in a moment"
+        st.session_state["class_problem"] = "this preset's chart is still being prepared; reveal it once it is ready"
         return
     try:
         room.reveal(code, key, result)
@@ -177,7 +179,8 @@ def teacher_view(class_: tuple[Classroom, ClassSession, str], preset: str, resul
     teacher's buttons; on the right the round's question and its live answers, reveal or leaderboard.
 
     ``preset`` is the one the page's preset buttons show (the class follows it); ``result``
-    its computed result, or None while it is being prepared.
+    its computed result, or None while the server prepares it: the class answers meanwhile,
+    and the page redraws itself with the reveal's chart once the preset is ready.
     """
     room, session, key = class_
     if preset != session.preset:
@@ -199,6 +202,8 @@ def teacher_view(class_: tuple[Classroom, ClassSession, str], preset: str, resul
             st.markdown(plain(prompt))
         if problem := st.session_state.pop("class_problem", None):
             st.warning(plain(problem), icon=":material/info:")
+        if result is None and session.phase != "practice":  # only the reveal needs the preset's result
+            until_prepared(preset, revealing=session.phase == "reveal")
         if session.phase == "predict":
             live_answers(session.code, preset, room)
         elif session.phase == "reveal":
@@ -211,7 +216,7 @@ def _teacher_controls(room: Classroom, session: ClassSession, key: str, result: 
     code, names = session.code, list(LESSONS)
     if session.phase == "predict":
         st.button("Reveal", type="primary", key="class_reveal", icon=":material/visibility:", width="stretch",
-                  on_click=_reveal, args=(room, code, key, result))
+                  disabled=result is None, on_click=_reveal, args=(room, code, key, session.preset))
     elif session.phase == "reveal":
         st.button("Your turn", type="primary", key="class_practice", icon=":material/sports_score:",
                   width="stretch", on_click=_move, args=(room, code, key), kwargs={"phase": "practice"})
@@ -233,6 +238,24 @@ def _teacher_controls(room: Classroom, session: ClassSession, key: str, result: 
 def _next_preset(room: Classroom, code: str, key: str, preset: str) -> None:
     st.session_state["lesson"] = preset  # the page's preset buttons follow the class
     _move(room, code, key, preset=preset)
+
+
+@st.fragment(run_every=1.0)
+def until_prepared(preset: str, *, revealing: bool) -> None:
+    """Say that the preset is being prepared, and redraw the page as soon as it is ready (checked every second)."""
+    if lesson_result(preset) is not None:
+        st.rerun(scope="app")
+    preparer = lesson_preparer()
+    if preparer.failed:
+        st.error("Preparing the presets failed; the server log has the details. Restart the server to try again.",
+                 icon=":material/build:")
+        return
+    ready = sum(preparer.result(name) is not None for name in LESSONS)
+    then = ("its chart appears here by itself" if revealing
+            else "answers are open meanwhile, and Reveal works once it is ready")
+    with st.container(key="class_preparing"):
+        st.info(f"The server is preparing “{LESSONS[preset].title}” ({ready} of {len(LESSONS)} presets ready): "
+                f"{then}.", icon=":material/hourglass_top:")
 
 
 @st.fragment(run_every=1.0)
@@ -263,10 +286,9 @@ def _share_line(tally: Tally) -> str:
 
 def show_reveal(room: Classroom, code: str, preset: str, result: LessonResult | None) -> None:
     """The preset's chart with the class's guesses on it, and the share who were right."""
-    tally = room.tally(code, preset)
-    if result is None:
-        st.info("This preset is still being prepared; its chart appears here in a moment.")
+    if result is None:  # until_prepared says so, and redraws the page when it is ready
         return
+    tally = room.tally(code, preset)
     fig = _reveal_figure(preset, json.dumps(tally.counts), tally.right,
                          bool(st.session_state.get("present")), result)
     show_chart(fig, "class_reveal_fig", shared=True, config={"displayModeBar": False})

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, CHROMIUM, click_and_wait, require_browser, wait_until_idle
+from tests.e2e.conftest import ARTIFACTS, CHROMIUM, click_and_wait, require_browser, running_app, wait_until_idle
 from tests.processes import CHROMIUM_ARGS, free_port, start_streamlit, stop
+from tuning.services.classroom import QUESTIONS
+from tuning.services.lessons import LESSON_CACHE_ENV, LESSONS, LessonCache
 
 # Every page is some student's foreground tab: no throttled timers in pages the test is not looking at.
 UNTHROTTLED = ["--disable-background-timer-throttling", "--disable-renderer-backgrounding",
@@ -190,3 +192,42 @@ def test_a_class_predicts_sees_the_reveal_practises_and_survives_a_restart(brows
     expect(teacher.locator(COUNT)).to_have_text("0")
     expect(phone.locator(".st-key-class_option_0 button")).to_be_visible(timeout=10_000)
     expect(phone.get_by_text("hidden units")).to_be_visible()
+
+
+def test_a_preset_still_being_prepared_opens_for_answers_and_reveals_once_ready(browser, prepared_lessons,
+                                                                                 tmp_path, _signing_key_file):
+    """A fresh server's class can reach a preset before the server has prepared it: the teacher's page
+    says so, students answer meanwhile, and the reveal appears by itself once the preset is stored."""
+    from playwright.sync_api import expect
+
+    lessons = LessonCache(tmp_path / "lessons")
+    for name in LESSONS:
+        if name != "hidden_size":
+            lessons.save(prepared_lessons.load(name))
+    env = {**os.environ, "TUNING_STORE": str(tmp_path / "experiments.sqlite"),
+           "TUNING_KEY_FILE": str(_signing_key_file), LESSON_CACHE_ENV: str(lessons.root)}
+    # Holding the folder's lock keeps the server's preparing process waiting: hidden_size stays
+    # missing until this test stores it.
+    with lessons.computing(), running_app(tmp_path / "streamlit.log", env) as (url, _):
+        teacher = _page(browser, 1280, 720)
+        code = _start_class(teacher, url)
+        click_and_wait(teacher, teacher.locator(".st-key-class_next button"))
+        expect(teacher.locator(".st-key-class_prompt")).to_contain_text("hidden units")
+        expect(teacher.locator(".st-key-class_preparing")).to_contain_text("4 of 5 presets ready")
+        expect(teacher.locator(".st-key-class_reveal button")).to_be_disabled()
+
+        student = _page(browser, 375, 667)
+        student.goto(f"{url}/class?c={code}")
+        wait_until_idle(student)
+        _answer(student, QUESTIONS["hidden_size"].options.index("8"))
+        _expect_count(teacher, 1, within_ms=5_000)
+
+        lessons.save(prepared_lessons.load("hidden_size"))  # as the preparing process would
+        expect(teacher.locator(".st-key-class_preparing")).to_have_count(0, timeout=10_000)
+        expect(teacher.locator(".st-key-class_reveal button")).to_be_enabled()
+        expect(teacher.locator(".st-key-class_prompt")).to_contain_text("hidden units")  # still the same preset
+        click_and_wait(teacher, teacher.locator(".st-key-class_reveal button"))
+        expect(teacher.locator(".st-key-class_share")).to_contain_text("of 1)")
+        expect(teacher.locator(".st-key-class_reveal_fig .main-svg").first).to_be_visible()
+        teacher.context.close()
+        student.context.close()
