@@ -108,10 +108,11 @@ def show_results(result: SearchResult, *, prefix: str = "gs", data: Dataset | No
         show_chart(fig_fit_timeline(result), f"{prefix}_timeline_fig")
     with tabs[4]:
         table, same = cv_results_table(result)
-        if st.session_state.get("present", False):  # projected: what a class reads, within the width
+        projected = st.session_state.get("present", False)
+        if projected:  # what a class reads, within the width: rank, test score, the parameters that vary
             table = table.drop(columns=["mean_train_score", "std_train_score", "mean_fit_time"])
         candidates = [int(i) for i in table.index]
-        st.dataframe(table, key=f"{prefix}_table", selection_mode="single-row",
+        st.dataframe(table, key=f"{prefix}_table", selection_mode="single-row", hide_index=projected,
                      on_select=lambda: _select_from_table(prefix, candidates),
                      column_config={c: st.column_config.NumberColumn(format="%.4f") for c in table
                                     if c.startswith(("mean_", "std_"))})
