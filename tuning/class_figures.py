@@ -107,7 +107,7 @@ def fig_reveal(result: Any, counts: Mapping[str, int], *, right: str | None,
         _mark_curve_ends(fig, _batch_option, counts, right)
         fig.add_hline(y=data.get("target", 0.5), line_dash="dash", line_color="#444",
                       annotation_text=f"loss {data.get('target', 0.5)}", annotation_position="bottom left")
-    elif result.name == "hidden_size":
+    elif result.name in ("hidden_size", "hidden_size_regression"):  # guesses on the error-by-size curve
         fig = fig_lesson(result, projection=projection)[0]
         errors = {str(row["size"]): row["test_error"] for row in data["table"]}
         top = max([*counts.values(), 1])

@@ -67,7 +67,7 @@ def test_every_preset_fits_the_projected_screen(screen, app_url, name):
     buttons = screen.get_by_test_id("stButtonGroup").first.locator("button")
     assert len({round(b.bounding_box()["y"]) for b in buttons.all()}) == 1, "preset buttons on more than one row"
     text = screen.get_by_test_id("stMarkdownContainer").filter(has_text=LESSONS[name].title.split()[0][:4]).last
-    steps = 2 if name in ("grid_search", "minibatch") else 1
+    steps = 2 if name in ("hidden_size_regression", "grid_search", "minibatch", "init_seeds") else 1
     for step in range(steps):
         if step:
             click_and_wait(screen, screen.locator(f".st-key-lesson_{name}_step_next button"))

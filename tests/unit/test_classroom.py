@@ -70,6 +70,9 @@ CASES = [
      "none within 30 epochs"),
     ("init_seeds", {"test_scores": [0.80, 0.95, 0.9]}, "0.10 to 0.20"),
     ("init_seeds", {"test_scores": [0.90, 0.91]}, "under 0.02"),
+    ("hidden_size_regression", {"table": [{"size": 1, "test_error": 0.7}, {"size": 2, "test_error": 0.6},
+                                          {"size": 4, "test_error": 0.41}, {"size": 128, "test_error": 0.66}],
+                                "best_size": 4}, "4"),
 ]
 
 
@@ -271,6 +274,15 @@ def test_an_exercise_is_checked_by_the_engine_and_its_goal_can_be_reached():
         check_exercise(exercise, {"learning_rate_init": 0.01, "max_iter": 30}, max_epochs=5)
 
 
+def test_the_regression_exercise_is_scored_by_r2_and_its_goal_can_be_reached():
+    exercise = EXERCISES["hidden_size_regression"]
+    weak = check_exercise(exercise, exercise.defaults())  # one unit draws the sine as a line
+    strong = check_exercise(exercise, {"units": 32, "activation": "relu", "alpha": 0.01},
+                            max_epochs=HostedLimits().max_playground_epochs)
+    assert not weak.beats_goal and strong.beats_goal and strong.score > weak.score
+    assert "test R²" in strong.detail
+
+
 def test_a_grid_exercise_runs_a_capped_search():
     grid = EXERCISES["grid_search"]
     attempt = check_exercise(grid, {"hidden_layer_sizes": [4], "max_iter": [5]},
@@ -285,13 +297,14 @@ def test_the_votes_histogram_shows_every_option_and_marks_the_right_one():
     assert bar.marker.color[2] != bar.marker.color[0] and fig.layout.font.size >= 20
 
 
-@pytest.mark.parametrize(("preset", "data", "right"), [CASES[0], CASES[2], CASES[3], CASES[4], CASES[7]])
+@pytest.mark.parametrize(("preset", "data", "right"), [CASES[0], CASES[2], CASES[3], CASES[4], CASES[7], CASES[9]])
 def test_the_reveal_marks_the_class_guesses_on_the_presets_chart(preset, data, right):
     if preset == "learning_rate":
         data = {**data, "test_scores": {}}
-    if preset == "hidden_size":
+    if preset in ("hidden_size", "hidden_size_regression"):
         data = {"table": [{**r, "test_std": 0.01, "train_error": 0.1, "train_std": 0.01} for r in data["table"]],
-                "best_size": data["best_size"]}
+                "best_size": data["best_size"], "points": {"x": [0.0, 1.0], "y": [0.0, 0.9]},
+                "fits": {"4 units (best)": {"x": [0.0, 1.0], "y": [0.1, 0.8]}}}
     if preset == "grid_search":
         data = {"result": _tiny_search_result()}
     if preset == "minibatch":

@@ -139,6 +139,11 @@ def _solve_hidden_size(result: LessonResult) -> tuple[str | None, str]:
     return str(best["size"]), f"{best['size']} units has the lowest CV error, {best['test_error']:.1%}."
 
 
+def _solve_hidden_size_regression(result: LessonResult) -> tuple[str | None, str]:
+    best = next(row for row in result.data["table"] if row["size"] == result.data["best_size"])
+    return str(best["size"]), f"{best['size']} units has the lowest CV RMSE, {best['test_error']:.2f}."
+
+
 def _solve_grid_search(result: LessonResult) -> tuple[str | None, str]:
     search = result.data["result"]
     sizes = search["best_params"]["hidden_layer_sizes"]
@@ -188,6 +193,8 @@ QUESTIONS: dict[str, Question] = {q.preset: q for q in [
              "the lowest training loss?", ("0.0001", "0.01", "1"), _solve_learning_rate),
     Question("hidden_size", "Noisy XOR, 100 points: at how many hidden units is the cross-validated test error "
              "lowest?", tuple(str(size) for size in HIDDEN_SIZES), _solve_hidden_size),
+    Question("hidden_size_regression", "A noisy sine, 60 points: at how many hidden units is the cross-validated "
+             "RMSE lowest?", tuple(str(size) for size in HIDDEN_SIZES), _solve_hidden_size_regression),
     Question("grid_search", "Grid search over max_iter × hidden_layer_sizes on the digits: how many hidden units "
              "will the best candidate have?", ("4", "16", "64"), _solve_grid_search),
     Question("minibatch", "Batch 16, batch 128 or the full batch on the digits: which reaches a training loss of "
@@ -213,8 +220,9 @@ class Setting:
 
 @dataclass(frozen=True)
 class Exercise:
-    """A small, capped task checked by the engine: a network (test accuracy on a hold-out split) or
-    a grid (``best_score_``). The settings' option lists bound what any check can cost."""
+    """A small, capped task checked by the engine: a network (its test score on a hold-out split: accuracy,
+    or R² for a regression) or a grid (``best_score_``). The settings' option lists bound what any check
+    can cost."""
 
     preset: str
     prompt: str
@@ -282,7 +290,8 @@ def check_exercise(exercise: Exercise, chosen: Mapping[str, Any], *, limits: Sea
         run = train_network(data, params)
         score = 0.0 if run.diverged else float(run.test_score)
         detail = ("diverged: the weights overflowed (try a lower learning rate)" if run.diverged
-                  else f"test accuracy {score:.3f} after {run.n_iter} epochs")
+                  else f"test {'R²' if run.task == 'regression' else 'accuracy'} {score:.3f} after {run.n_iter} "
+                       "epochs")
     return Attempt(score, score > exercise.goal, values, time.perf_counter() - started, detail)
 
 
@@ -297,6 +306,13 @@ EXERCISES: dict[str, Exercise] = {e.preset: e for e in [
              "max_iter ≤ 50.", {"name": "digits"}, {"random_state": 0},
              (Setting("units", "Units per layer", _UNITS, 2), Setting("layers", "Hidden layers", (1, 2), 1),
               Setting("max_iter", "Epochs (max_iter)", (10, 20, 30, 40, 50), 20)), 0.95),
+    Exercise("hidden_size_regression", "Your turn: one hidden layer fitted by L-BFGS on the noisy sine; choose its "
+             "units, activation and L2 penalty so that its test R² beats 0.60.",
+             {"name": "sine", "n_samples": 60, "noise": 0.3},
+             {"solver": "lbfgs", "max_iter": 500, "tol": 1e-6, "random_state": 0},
+             (Setting("units", "Units", (1, 2, 4, 8, 16, 32, 64, 128), 1),
+              Setting("activation", "Activation", ("tanh", "relu"), "tanh"),
+              Setting("alpha", "L2 penalty (alpha)", (0.0, 0.01, 0.1, 1.0), 0.0)), 0.60),
     Exercise("grid_search", "Your turn: a grid of at most 2 hidden sizes × 2 max_iter values on the digits "
              "(cv=3) whose best_score_ beats 0.93.", {"name": "digits"},
              {"random_state": 0, "learning_rate_init": 0.01},
