@@ -9,6 +9,15 @@ from dashboard.projection import PROJECTED_CHART_HEIGHT
 from tuning.figures import fig_lesson
 from tuning.services.lessons import LESSONS, LessonPreparer, LessonResult
 
+# Projected, the preset buttons share one row of a 1280 px screen at 20 px text: the longer titles shorten.
+PROJECTED_LABELS = {"hidden_size": "Hidden size", "hidden_size_regression": "Hidden size (sine)",
+                    "minibatch": "Mini-batches", "init_seeds": "Init and seeds"}
+
+
+def preset_label(name: str, presenting: bool) -> str:
+    """A preset's button label: its title, or a shorter one when projected."""
+    return PROJECTED_LABELS.get(name, LESSONS[name].title) if presenting else LESSONS[name].title
+
 
 @st.cache_resource(show_spinner=False)
 def lesson_preparer() -> LessonPreparer:

@@ -8,6 +8,7 @@ PROJECTION_CSS = """
 <style>
 html, body, [data-testid="stAppViewContainer"] { font-size: 22px; }
 [data-testid="stMarkdownContainer"] p, [data-testid="stCaptionContainer"] { font-size: 1.1rem; line-height: 1.45; }
+.st-key-lesson_text_long p { font-size: 20px !important; line-height: 1.35 !important; }
 h1 { font-size: 2.6rem !important; padding-top: 0 !important; } h2, h3 { font-size: 2rem !important; }
 [data-testid="stMetricValue"], [data-testid="stMetricValue"] p { font-size: 3rem !important; line-height: 1.15; }
 [data-testid="stMetricLabel"] p { font-size: 1.1rem !important; }
@@ -29,6 +30,8 @@ code { font-size: max(20px, 0.9em) !important; }
 </style>
 """
 PROJECTED_CHART_HEIGHT = 360  # px: a chart, its text and the page's buttons on one 1280x720 screen
+LONG_TEXT = 600  # characters: a lesson text longer than this is set at 20 px (LONG_TEXT_KEY) to fit under its chart
+LONG_TEXT_KEY = "lesson_text_long"
 
 
 def projection_mode(page: str) -> bool:

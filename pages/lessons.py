@@ -9,9 +9,9 @@ import streamlit as st
 from dashboard.boundary import error_boundary
 from dashboard.charts import show_chart
 from dashboard.classroom import start_class_button, teacher_session, teacher_view
-from dashboard.lessons import lesson_figures, lesson_preparer, lesson_result
+from dashboard.lessons import lesson_figures, lesson_preparer, lesson_result, preset_label
 from dashboard.page import page_setup
-from dashboard.projection import step_through
+from dashboard.projection import LONG_TEXT, LONG_TEXT_KEY, step_through
 from tuning.services.lessons import LESSONS, LessonResult
 
 
@@ -47,7 +47,7 @@ def page() -> None:
     names = list(LESSONS)
     st.session_state.setdefault("lesson", st.query_params.get("lesson") if st.query_params.get("lesson") in names
                                 else names[0])
-    name = st.segmented_control("Preset", names, key="lesson", format_func=lambda n: LESSONS[n].title,
+    name = st.segmented_control("Preset", names, key="lesson", format_func=lambda n: preset_label(n, presenting),
                                 label_visibility="collapsed") or names[0]
     st.query_params["lesson"] = name
     if class_:  # the round runs while its preset is prepared: only the reveal needs it
@@ -64,8 +64,9 @@ def page() -> None:
     for i, fig in enumerate(figures):
         if shown in (None, i):
             show_chart(fig, f"lesson_{name}_{i}", shared=True)
-    if presenting:
-        st.markdown(result.text)
+    if presenting:  # a long text (two lessons in one preset) takes the smallest projected size, to fit under the chart
+        with st.container(key=LONG_TEXT_KEY if len(result.text) > LONG_TEXT else "lesson_text"):
+            st.markdown(result.text)
     if result.claim_holds:
         st.caption(f"Checked on this result: {result.claim}.")
     else:
