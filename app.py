@@ -1,12 +1,14 @@
-"""Tuning Lab: see how a neural network's hyperparameters shape its training."""
+"""Tuning Lab: see how a neural network's hyperparameters shape its training.
+
+`streamlit run app.py` finds the ``st.App`` below and serves this same file through it:
+the server imports this module once (as ``app``), and runs its lifespan when it starts
+and stops (dashboard/server.py); every session then runs this file as its script
+(as ``__main__``), which draws the pages.
+"""
 
 import streamlit as st
 
 from dashboard.page import page_setup
-
-presenting = st.query_params.get("present") == "1"
-st.set_page_config(page_title="Tuning Lab", page_icon=":material/show_chart:", layout="wide",
-                   initial_sidebar_state="collapsed" if presenting else "auto")
 
 
 def home() -> None:
@@ -28,11 +30,24 @@ def home() -> None:
     )
 
 
-pages = [
-    st.Page(home, title="Home", icon=":material/home:", default=True),
-    st.Page("pages/lessons.py", title="Lessons", icon=":material/school:", url_path="lessons"),
-    st.Page("pages/playground.py", title="Playground", icon=":material/science:", url_path="playground"),
-    st.Page("pages/grid_search.py", title="Grid Search", icon=":material/grid_on:", url_path="grid_search"),
-    st.Page("pages/experiments.py", title="Experiments", icon=":material/history:", url_path="experiments"),
-]
-st.navigation(pages).run()
+def main() -> None:
+    presenting = st.query_params.get("present") == "1"
+    st.set_page_config(page_title="Tuning Lab", page_icon=":material/show_chart:", layout="wide",
+                       initial_sidebar_state="collapsed" if presenting else "auto")
+    pages = [
+        st.Page(home, title="Home", icon=":material/home:", default=True),
+        st.Page("pages/lessons.py", title="Lessons", icon=":material/school:", url_path="lessons"),
+        st.Page("pages/playground.py", title="Playground", icon=":material/science:", url_path="playground"),
+        st.Page("pages/grid_search.py", title="Grid Search", icon=":material/grid_on:", url_path="grid_search"),
+        st.Page("pages/experiments.py", title="Experiments", icon=":material/history:", url_path="experiments"),
+        st.Page("pages/class.py", title="Class", icon=":material/how_to_vote:", url_path="class"),
+    ]
+    st.navigation(pages).run()
+
+
+if __name__ == "__main__":  # a session's script run
+    main()
+else:  # the server, importing this module once when it starts
+    from dashboard.server import lifespan
+
+    app = st.App("app.py", lifespan=lifespan)

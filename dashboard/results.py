@@ -9,6 +9,7 @@ import joblib
 import streamlit as st
 
 from dashboard.charts import show_chart
+from dashboard.projection import PROJECTED_CHART_HEIGHT
 from dashboard.text import plain
 from tuning.data.dataset import Dataset
 from tuning.engine.results import SearchResult
@@ -38,11 +39,15 @@ def _select_from_table(prefix: str, candidates: list[int]) -> None:
 def _best(result: SearchResult, prefix: str) -> None:
     if result.model_note:  # a model from someone else's store is never loaded
         st.info(plain(result.model_note), icon=":material/shield:")
-    c1, c2 = st.columns([1, 2])
+    c1, c2 = st.columns([1.25, 2])
     c1.metric(f"best_score_ ({result.scoring})", f"{result.best_score:.4f}")
     c2.markdown("**best_params_**")
-    c2.dataframe({"parameter": list(result.best_params), "value": [json.dumps(v) for v in result.best_params.values()]},
-                 hide_index=True, key=f"{prefix}_best_params")
+    if st.session_state.get("present"):  # projected: one line each, so that the charts start on the first screen
+        c2.markdown("  \n".join(plain(f"{name} = {json.dumps(value)}") for name, value in result.best_params.items()))
+    else:
+        c2.dataframe({"parameter": list(result.best_params),
+                      "value": [json.dumps(v) for v in result.best_params.values()]},
+                     hide_index=True, key=f"{prefix}_best_params")
     if result.best_estimator is not None:
         buffer = io.BytesIO()
         joblib.dump(result.best_estimator, buffer)
@@ -74,9 +79,13 @@ def show_results(result: SearchResult, *, prefix: str = "gs", data: Dataset | No
         tabs = [*tabs[:2], *tabs[3:]]
     with tabs[0]:
         others = [p for p in varying if p != "hidden_layer_sizes"]
-        line = st.selectbox("One line per", others or ["(none)"], key=f"{prefix}_line_param",
-                            index=others.index("learning_rate_init") if "learning_rate_init" in others else 0)
-        show_chart(fig_error_vs_hidden_size(result, line_param=line if others else None), f"{prefix}_error_fig")
+        presenting = st.session_state.get("present", False)
+        # projected, the option sits beside the chart so that the chart fits the first screen
+        option, chart = st.columns([1.3, 4]) if presenting else (st.container(), st.container())
+        line = option.selectbox("One line per", others or ["(none)"], key=f"{prefix}_line_param",
+                                index=others.index("learning_rate_init") if "learning_rate_init" in others else 0)
+        show_chart(fig_error_vs_hidden_size(result, line_param=line if others else None), f"{prefix}_error_fig",
+                   container=chart, height=PROJECTED_CHART_HEIGHT - 50 if presenting else "content")
     with tabs[1]:
         c1, c2 = st.columns(2)
         rows = c1.selectbox("Panel rows", ["(none)", *varying], key=f"{prefix}_rows")
@@ -99,8 +108,11 @@ def show_results(result: SearchResult, *, prefix: str = "gs", data: Dataset | No
         show_chart(fig_fit_timeline(result), f"{prefix}_timeline_fig")
     with tabs[4]:
         table, same = cv_results_table(result)
+        projected = st.session_state.get("present", False)
+        if projected:  # what a class reads, within the width: rank, test score, the parameters that vary
+            table = table.drop(columns=["mean_train_score", "std_train_score", "mean_fit_time"])
         candidates = [int(i) for i in table.index]
-        st.dataframe(table, key=f"{prefix}_table", selection_mode="single-row",
+        st.dataframe(table, key=f"{prefix}_table", selection_mode="single-row", hide_index=projected,
                      on_select=lambda: _select_from_table(prefix, candidates),
                      column_config={c: st.column_config.NumberColumn(format="%.4f") for c in table
                                     if c.startswith(("mean_", "std_"))})

@@ -34,7 +34,7 @@ from tuning.engine.spec import load_spec
 from tuning.engine.store import ExperimentStore
 from tuning.errors import TuningError
 from tuning.services.experiments import describe_search, searched_parameters
-from tuning.services.lessons import list_lessons, run_lesson
+from tuning.services.lessons import LessonCache, list_lessons, lower_priority, prepare_lessons, run_lesson
 
 # Terminal escape sequences (CSI, OSC, and two-character ESC sequences), then any other control
 # character, including the Unicode marks that reorder what a terminal shows.
@@ -265,6 +265,15 @@ def _cmd_lesson_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_lesson_prepare(args: argparse.Namespace) -> int:
+    if args.low_priority:
+        lower_priority()
+    cache = LessonCache(args.cache)
+    computed = prepare_lessons(cache, n_jobs=args.n_jobs)
+    print(f"computed {', '.join(computed) or 'nothing (every preset was stored)'}; presets are in {cache.folder}")
+    return 0
+
+
 def _program_name() -> str:
     """``tuning`` when run as the installed command, ``python -m tuning`` otherwise."""
     return "python -m tuning" if Path(sys.argv[0]).name in ("__main__.py", "-m", "-c", "") else "tuning"
@@ -324,6 +333,14 @@ def build_parser() -> argparse.ArgumentParser:
     lesson_run.add_argument("--out", required=True, help="where to write the result (JSON)")
     lesson_run.add_argument("--n-jobs", type=_positive_or_all, default=None)
     lesson_run.set_defaults(handler=_cmd_lesson_run)
+    lesson_prepare = lesson_commands.add_parser(
+        "prepare", help="compute and store every preset not stored yet (the app shows stored presets at once)")
+    lesson_prepare.add_argument("--cache", help="where presets are stored (default $TUNING_LESSON_CACHE, else a "
+                                                "lessons folder beside the experiment store)")
+    lesson_prepare.add_argument("--n-jobs", type=_positive_or_all, default=None)
+    lesson_prepare.add_argument("--low-priority", action="store_true",
+                                help="run only on otherwise idle CPU (what a server does when it starts)")
+    lesson_prepare.set_defaults(handler=_cmd_lesson_prepare)
     return parser
 
 

@@ -507,3 +507,31 @@ def fig_lesson(result: Any, *, projection: bool = False) -> list[go.Figure]:
                 fig_loss_curves(data["scheme_curves"], title="Five initialisation schemes, one ReLU network",
                                 log_y=True, projection=projection)]
     raise ValueError(f"no figure for lesson {result.name!r}")
+
+
+def fig_training_curves(
+    loss_curve: Sequence[float],
+    validation_loss: Sequence[float],
+    *,
+    epochs: int,
+    title: str = "Loss per epoch",
+    loss: str = "log-loss",
+    stale: bool = False,
+    projection: bool = False,
+) -> go.Figure:
+    """One network's training and validation loss per epoch, on an x axis that already spans all ``epochs``.
+
+    The axis does not move while the curves grow into it. ``loss`` names the loss on the y
+    axis. ``stale`` fades the curves: they belong to settings that have changed since.
+    """
+    fig = go.Figure()
+    for i, (label, losses, dash) in enumerate((("training loss", loss_curve, "solid"),
+                                                ("validation loss (held-out 25%)", validation_loss, "dot"))):
+        fig.add_trace(go.Scatter(x=list(range(1, len(losses) + 1)), y=list(losses), mode="lines", name=label,
+                                 line={"width": 2.5, "dash": dash, "color": OKABE_ITO[i]},
+                                 opacity=0.35 if stale else 1.0))
+    fig.update_layout(title=title + (" (stale: the settings have changed)" if stale else ""),
+                      xaxis_title="iteration (epoch)", yaxis_title=f"loss ({loss})", hovermode="x unified",
+                      legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"})
+    fig.update_xaxes(range=[1, max(epochs, 2)])
+    return apply_theme(fig, projection=projection)

@@ -3,9 +3,13 @@
 import json
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard.projection import PROJECTED_CHART_HEIGHT
+
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.usefixtures("prepared_lessons")  # a server has them from its start; see below
 
 
 def _lessons(**query) -> AppTest:
@@ -35,11 +39,13 @@ def test_every_preset_shows_its_text_and_charts():
 def test_a_lesson_link_opens_that_lesson_in_projection_mode():
     at = _lessons(lesson="hidden_size", present="1")
     assert not at.exception
-    assert "Error against hidden units" in at.markdown[-1].value  # text under the chart, no title
+    # the text under the chart (then only the Class mode popover's own words), no title
+    texts = [m.value for m in at.markdown]
+    assert "Error against hidden units" in texts[-2] and "Students predict" in texts[-1] and not at.subheader
     assert at.toggle(key="present_lessons").value is True
     assert any("font-size: 22px" in m.value for m in at.markdown)  # the projection stylesheet
     layout = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]
-    assert layout["height"] == 520 and layout["xaxis"]["tickfont"]["size"] >= 20
+    assert layout["height"] == PROJECTED_CHART_HEIGHT and layout["xaxis"]["tickfont"]["size"] >= 20
     at.toggle(key="present_lessons").set_value(False).run()
     assert "present" not in at.query_params
     # the shared figures are cached per mode: leaving projection mode gets the normal chart back

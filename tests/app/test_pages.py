@@ -30,29 +30,6 @@ def test_home_page_lists_the_pages():
     assert "Playground" in at.markdown[0].value and "Grid Search" in at.markdown[0].value
 
 
-def test_playground_trains_and_shows_scores_and_boundary():
-    at = _open("pages/playground.py")
-    assert not at.exception
-    at.select_slider(key="pg_lr").set_value(0.03)
-    at.slider(key="pg_epochs").set_value(40)
-    at.select_slider(key="pg_units").set_value(8)
-    at.button(key="pg_train").click().run()
-    assert not at.exception
-    labels = {m.label: m.value for m in at.metric}
-    assert labels["Epochs run"] == "40"
-    assert 0.5 <= float(labels["Test accuracy"]) <= 1.0
-    assert len(_charts(at)) >= 3  # the data scatter, the loss curve and the decision boundary
-
-
-def test_playground_compares_learning_rates():
-    at = _open("pages/playground.py")
-    at.slider(key="pg_epochs").set_value(30)
-    at.multiselect(key="pg_rates").set_value([1e-4, 0.01, 1.0])
-    at.button(key="pg_compare").click().run()
-    assert not at.exception
-    assert any("ends with the lowest training loss" in c.value for c in at.caption)
-
-
 def test_grid_search_runs_and_shows_best_score_and_charts():
     at = _open("pages/grid_search.py")
     assert not at.exception

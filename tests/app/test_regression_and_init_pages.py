@@ -23,13 +23,13 @@ def test_the_playground_fits_the_noisy_sine_and_draws_its_curve():
     at.selectbox(key="dataset_name").set_value("sine").run()
     assert not at.exception
     assert any(c.value.startswith("target: mean") for c in at.sidebar.caption)
-    at.slider(key="pg_epochs").set_value(40)
-    at.button(key="pg_train").click().run()
+    at.slider(key="pg_epochs").set_value(40).run()  # a quick run: it retrains by itself
     assert not at.exception
     labels = {m.label: m.value for m in at.metric}
-    assert "Test R²" in labels and "Test accuracy" not in labels
-    titles = [chart.proto.spec for chart in at.get("plotly_chart")]
-    assert any("What the network learnt" in spec for spec in titles)
+    assert "Test R²" in labels and "Test accuracy" not in labels and labels["Epochs run"] == "40"
+    specs = [chart.proto.spec for chart in at.get("plotly_chart")]
+    assert any("What the network learnt" in spec for spec in specs)
+    assert any("loss (half squared error)" in spec for spec in specs)  # both losses in the regression's own
 
 
 def test_a_regression_grid_on_diabetes_shows_rmse_and_predicted_versus_actual():
@@ -67,11 +67,11 @@ def test_a_regression_link_fills_the_form_with_its_scorer():
 def test_the_playground_trains_from_all_zeros_and_the_loss_stays_flat():
     at = _open("pages/playground.py")
     at.selectbox(key="pg_init").set_value("zeros")
-    at.slider(key="pg_epochs").set_value(20)
-    at.button(key="pg_train").click().run()
+    at.slider(key="pg_epochs").set_value(20).run()
     assert not at.exception
-    run = at.session_state["pg_run"]
+    run = at.session_state["pg_live"].state().run
     assert run.params["init"] == "zeros" and max(abs(v - run.loss_curve[0]) for v in run.loss_curve) < 0.01
+    assert at.query_params["init"] == "zeros"  # the setting travels in the address like the others
 
 
 def test_the_grid_form_searches_over_init_schemes_and_a_link_brings_them_back():

@@ -22,22 +22,6 @@ def test_home_page_links_to_both_pages(page, app_url):
     screenshot(page, "home")
 
 
-def test_playground_trains_a_network_and_compares_learning_rates(page, app_url):
-    page.goto(f"{app_url}/playground")
-    wait_until_idle(page)
-    click_and_wait(page, page.get_by_test_id("stButton").get_by_text("Train", exact=True))
-    expect(page.get_by_test_id("stMetric").filter(has_text="Test accuracy")).to_be_visible(timeout=60_000)
-    charts = page.get_by_test_id("stPlotlyChart")
-    expect(charts).to_have_count(3)  # data scatter, loss curve, decision boundary
-    expect(charts.nth(1).locator(".main-svg").first).to_be_visible()
-    screenshot(page, "playground")
-
-    click_and_wait(page, page.get_by_test_id("stButton").get_by_text("Compare learning rates"))
-    expect(page.get_by_text("ends with the lowest training loss")).to_be_visible(timeout=60_000)
-    expect(page.locator(".legendtext").filter(has_text="lr=0.0001")).to_be_visible()
-    screenshot(page, "playground-compare")
-
-
 def test_grid_search_runs_and_draws_every_chart(page, app_url):
     page.goto(f"{app_url}/grid_search")
     wait_until_idle(page)
@@ -96,7 +80,9 @@ def test_a_lesson_in_projection_mode_is_readable_at_1280x720(page, app_url):
     chart = page.get_by_test_id("stPlotlyChart").first
     expect(chart.locator(".main-svg").first).to_be_visible(timeout=120_000)
     box = chart.bounding_box()
-    assert box["y"] + box["height"] <= 720 and box["height"] >= 450  # the chart fills the first screen
+    # on the first screen, and tall enough to read across a room while leaving room for the lesson's
+    # text under it (tests/e2e/test_projection.py checks that every preset's text fits too)
+    assert box["y"] + box["height"] <= 720 and box["height"] >= 300
     # every tick label, including a log axis's in-between ones (2, 5, ...), which Plotly draws smaller
     sizes = chart.locator(".xtick text, .ytick text").evaluate_all(
         "els => els.map(el => parseFloat(getComputedStyle(el).fontSize))")

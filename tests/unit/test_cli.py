@@ -198,7 +198,9 @@ def test_list_strips_terminal_escape_sequences_from_user_strings(spec_file, tmp_
     assert proc.returncode == 0
     line = proc.stdout.splitlines()[1]
     assert line.startswith(exp_id) and line.endswith("red evil fake line end")
-    assert not any(ch in proc.stdout for ch in "\x1b\x07\x9b\u202e\t") and len(proc.stdout.splitlines()) == 2
+    assert not any(ch in proc.stdout for ch in "\x1b\x07\x9b\u202e\t")
+    # the header, the experiment and what it searched: the name's newline made no line of its own
+    assert len(proc.stdout.splitlines()) == 3 and proc.stdout.splitlines()[2].strip().startswith("searched: ")
     assert HOSTILE_TEXT in json.loads(run_cli("list", "--store", store, "--json").stdout)[0]["name"]  # JSON escapes
 
 

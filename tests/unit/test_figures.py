@@ -20,6 +20,7 @@ from tuning.figures import (
     fig_fit_timeline,
     fig_loss_curves,
     fig_score_heatmap,
+    fig_training_curves,
     hidden_units,
 )
 
@@ -190,3 +191,14 @@ def test_two_experiments_loss_curves_sit_in_panels_with_shared_axes(result, othe
         assert len(traces) == len(res.curves)
         (starred,) = [t for t in traces if t.name.startswith("★")]
         assert starred.customdata[0] == res.best_index
+
+
+def test_training_curves_grow_into_an_axis_spanning_every_epoch_and_fade_when_stale():
+    fig = fig_training_curves([0.9, 0.6, 0.5], [1.0, 0.7, 0.65], epochs=100)
+    assert [t.name for t in fig.data] == ["training loss", "validation loss (held-out 25%)"]
+    assert list(fig.data[1].x) == [1, 2, 3] and list(fig.data[1].y) == [1.0, 0.7, 0.65]
+    assert tuple(fig.layout.xaxis.range) == (1, 100) and fig.layout.yaxis.title.text == "loss (log-loss)"
+    assert all(t.opacity == 1.0 for t in fig.data) and "stale" not in fig.layout.title.text
+    stale = fig_training_curves([0.9], [1.0], epochs=1, stale=True)
+    assert all(t.opacity < 0.5 for t in stale.data) and "stale" in stale.layout.title.text
+    assert tuple(stale.layout.xaxis.range) == (1, 2)  # one epoch still has an axis

@@ -370,3 +370,22 @@ def test_every_epoch_of_every_member_is_reported():
     assert [(m, n) for m, n, _, _ in seen] == [(0, 1), (1, 1), (0, 2), (1, 2), (0, 3), (0, 4)]
     final = {c.member: c.model for c in reached}
     assert seen[-1][2] == final[0].loss_curve_ and seen[-1][3] == final[0].validation_scores_
+
+
+def test_on_weights_sees_each_epochs_weights_and_can_stop_a_member_there():
+    X, y = IRIS
+    members = [dict(hidden_layer_sizes=[5], random_state=0, learning_rate_init=lr) for lr in (0.01, 0.1)]
+    seen = {}
+
+    def on_weights(member, n_iter, coefs, intercepts):
+        seen[member, n_iter] = [w.copy() for w in coefs + intercepts]
+        return not (member == 0 and n_iter == 3)  # stop the first after 3 epochs
+
+    reached = _lean(members, [[6], [6]], X, y, on_weights=on_weights)
+    assert sorted((c.member, c.max_iter) for c in reached) == [(0, 3), (1, 6)]
+    assert sorted(seen) == [(0, 1), (0, 2), (0, 3)] + [(1, k) for k in range(1, 7)]
+    for checkpoint in reached:  # each as a fit with that many epochs leaves it, and as on_weights saw it last
+        reference, _ = _reference(members[checkpoint.member], checkpoint.max_iter, X, y)
+        assert_same_fit(checkpoint.model, reference)
+        last = seen[checkpoint.member, checkpoint.max_iter]
+        assert all(a.tobytes() == b.tobytes() for a, b in zip(last, reference.coefs_ + reference.intercepts_))

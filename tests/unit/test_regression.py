@@ -210,7 +210,7 @@ def test_the_playground_trains_a_regressor_on_an_unstratified_split_and_reports_
     data = load_dataset({"name": "diabetes"})
     params = {"hidden_layer_sizes": [8], "max_iter": 40, "random_state": 0, "learning_rate_init": 0.01}
     epochs = []
-    run = train_network(data, params, on_epoch=lambda epoch, _: epochs.append(epoch))
+    run = train_network(data, params, on_epoch=lambda progress: epochs.append(progress.epoch))
     assert run.task == "regression" and run.trainer == "scikit-learn"
     assert epochs == list(range(1, 41)) and len(run.loss_curve) == 40
     X_train, X_test, y_train, y_test = train_test_split(data.X, data.y, test_size=0.25, random_state=0)

@@ -318,12 +318,13 @@ def test_a_read_only_store_is_one_message_naming_the_file_and_exit_2(tmp_path, r
 
 # --- the lease: a live owner keeps it, however long its units take ------------------------------------------
 
+# Two units (one per fold: the lean trainer stacks the two learning rates), each over a second.
 LONG_UNITS = {"dataset": "digits", "cv": 2, "n_jobs": 1,
-              "param_grid": {"hidden_layer_sizes": [[512]], "max_iter": [60], "learning_rate_init": [1e-3, 3e-3]}}
+              "param_grid": {"hidden_layer_sizes": [[512]], "max_iter": [100], "learning_rate_init": [1e-3, 3e-3]}}
 
 
 def test_two_cli_runs_with_units_longer_than_the_lease_train_each_unit_once(tmp_path, monkeypatch):
-    monkeypatch.setenv("TUNING_LEASE_SECONDS", "1")  # every unit below takes longer than a lease
+    monkeypatch.setenv("TUNING_LEASE_SECONDS", "0.5")  # the shortest lease: every unit below takes longer
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps(LONG_UNITS))
     db = tmp_path / "lease.sqlite"
@@ -345,7 +346,7 @@ def test_two_cli_runs_with_units_longer_than_the_lease_train_each_unit_once(tmp_
     trainers = {f["worker"] for f in a["fits"]} | {f["worker"] for f in b["fits"]}
     assert len(trainers) == 1  # one process trained every unit; the other followed
     longest = max(f["end"] - f["start"] for f in a["fits"])
-    assert longest > 1.0, f"units took {longest:.2f} s: not longer than the lease, the test proves nothing"
+    assert longest > 0.5, f"units took {longest:.2f} s: not longer than the lease, the test proves nothing"
 
 
 def test_a_store_made_before_tags_gets_them_and_keeps_its_experiments(tmp_path):

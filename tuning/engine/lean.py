@@ -120,6 +120,7 @@ class Checkpoint:
 
 
 EpochCallback = Callable[[int, int, list[float], "list[float] | None"], None]
+WeightsCallback = Callable[[int, int, list[np.ndarray], list[np.ndarray]], "bool | None"]
 
 
 def _resolved(params: Mapping[str, Any], name: str) -> Any:
@@ -250,6 +251,7 @@ def train_stack(
     checkpoints: Sequence[Sequence[int]] | None = None,
     *,
     on_epoch: EpochCallback | None = None,
+    on_weights: WeightsCallback | None = None,
 ) -> Iterator[Checkpoint]:
     """Train a stack of candidates on ``X, y``, yielding each candidate's model at each checkpoint.
 
@@ -266,6 +268,11 @@ def train_stack(
     on_epoch : callable, optional
         ``on_epoch(member, n_iter, loss_curve, validation_scores)`` after every epoch of
         every member still training (the lists are copies).
+    on_weights : callable, optional
+        ``on_weights(member, n_iter, coefs, intercepts)`` next, with the member's weights as
+        they are at the end of that epoch (views into the stack: read them during the call).
+        When it returns False the member stops there: its checkpoint is then the model as a
+        fit with ``max_iter`` equal to that epoch leaves it (not one of its checkpoints).
 
     Yields
     ------
@@ -293,7 +300,7 @@ def train_stack(
     if not all(type(k) is int and k >= 1 for c in checkpoints for k in c):
         raise NotCovered("checkpoints must be positive ints")
     _check_stack(members)
-    yield from _LeanStack(X, y, members, checkpoints, on_epoch).train()
+    yield from _LeanStack(X, y, members, checkpoints, on_epoch, on_weights).train()
 
 
 class _LeanStack:
@@ -307,9 +314,10 @@ class _LeanStack:
     """
 
     def __init__(self, X: Any, y: Any, members: list[dict[str, Any]], checkpoints: list[list[int]],
-                 on_epoch: EpochCallback | None) -> None:
+                 on_epoch: EpochCallback | None, on_weights: WeightsCallback | None = None) -> None:
         self.started = time.perf_counter()
         self.on_epoch = on_epoch
+        self.on_weights = on_weights
         estimators = [MLPClassifier(**{**p, "max_iter": max(c)}) for p, c in zip(members, checkpoints)]
         for estimator in estimators:  # what fit's _fit_context does first
             estimator._validate_params()
@@ -689,14 +697,20 @@ class _LeanStack:
             if self.on_epoch is not None:
                 self.on_epoch(self.active[position], m.n_iter, list(m.loss_curve),
                               None if m.validation_scores is None else list(m.validation_scores))
-            for k in m.checkpoints:
-                if k == m.n_iter or (m.stopped and k > m.n_iter):
-                    yield Checkpoint(member=self.active[position], max_iter=k, model=self._model(m, position, k),
-                                     converged=m.stopped, elapsed=time.perf_counter() - self.started)
-            if m.stopped or m.n_iter == m.limit:
+            halted = self.on_weights is not None and self._asked_to_stop(position, m)
+            reached = [k for k in m.checkpoints if k == m.n_iter or (m.stopped and k > m.n_iter)]
+            for k in reached or ([m.n_iter] if halted else []):
+                yield Checkpoint(member=self.active[position], max_iter=k, model=self._model(m, position, k),
+                                 converged=m.stopped, elapsed=time.perf_counter() - self.started)
+            if m.stopped or halted or m.n_iter == m.limit:
                 leaving.append(position)
         if leaving:
             self._leave(leaving)
+
+    def _asked_to_stop(self, position: int, m: _Member) -> bool:
+        """Show ``on_weights`` the member's weights now; True when it returns False."""
+        coefs, intercepts = [w[position] for w in self.W], [b[position, 0] for b in self.B]
+        return self.on_weights(self.active[position], m.n_iter, coefs, intercepts) is False
 
     def _leave(self, positions: list[int]) -> None:
         """Take members out of the stack (their rows of every stacked array)."""

@@ -278,6 +278,13 @@ class ExperimentStore:
         except sqlite3.Error as exc:
             raise self._problem(exc) from None
 
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        """A connection to the store's file (autocommit, WAL, rows by name) for a service that keeps
+        its own tables beside the experiments, such as class sessions; a failure is a StoreError."""
+        with self._connect() as db:
+            yield db
+
     def check(self) -> None:
         """Raise StoreError unless the file can still be read as a store (a cheap probe)."""
         with self._connect() as db:

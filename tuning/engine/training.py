@@ -608,13 +608,16 @@ def _trained(run: TrainedRun) -> Callable[..., TrainedRun]:
     return lambda *args, **kwargs: run
 
 
-def fit_lean(model: Pipeline, X: Any, y: Any, on_epoch: lean.EpochCallback | None = None) -> lean.Checkpoint | None:
+def fit_lean(model: Pipeline, X: Any, y: Any, on_epoch: lean.EpochCallback | None = None, *,
+             on_weights: lean.WeightsCallback | None = None) -> lean.Checkpoint | None:
     """Fit a pipeline ending in an ``MLPClassifier`` in place with the lean trainer, as ``model.fit(X, y)`` would.
 
     Returns the network's :class:`~tuning.engine.lean.Checkpoint` (its ``model`` is now the
     pipeline's last step), or None, leaving the network unfitted, when the lean trainer
     does not cover it: then fit it with scikit-learn. Unlike ``fit``, weights that
-    overflowed are returned, not raised about.
+    overflowed are returned, not raised about. ``on_epoch`` and ``on_weights`` are
+    :func:`~tuning.engine.lean.train_stack`'s (``on_weights`` returning False stops the fit
+    after that epoch).
     """
     *steps, (name, network) = model.steps
     params = network.get_params()
@@ -624,7 +627,7 @@ def fit_lean(model: Pipeline, X: Any, y: Any, on_epoch: lean.EpochCallback | Non
     for _, step in steps:  # what Pipeline.fit does before fitting its last step
         Xt = step.fit_transform(Xt, y)
     try:
-        (trained,) = lean.train_stack(Xt, y, [params], on_epoch=on_epoch)
+        (trained,) = lean.train_stack(Xt, y, [params], on_epoch=on_epoch, on_weights=on_weights)
     except lean.NotCovered:
         return None
     model.steps[-1] = (name, trained.model)

@@ -1,0 +1,135 @@
+"""Projection mode measured at 1280x720: what matters is on the first screen, no text is under
+20 px, and no label is clipped, on Lessons (every preset, every chart), a Grid Search result
+link and the Playground."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import ARTIFACTS, SERVER_STORES, click_and_wait, wait_until_idle
+from tuning.engine.store import ExperimentStore
+from tuning.services.lessons import LESSONS
+
+SCREEN = {"width": 1280, "height": 720}
+
+# Every visible piece of text on the first screen (HTML and the charts' SVG): its font size, and
+# whether its box is cut (text wider than the element that shows it, with the overflow hidden).
+MEASURE = """() => {
+    const sizes = [], clipped = [];
+    const main = document.querySelector("[data-testid='stMain']");
+    const walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
+    while (walker.nextNode()) {
+        const node = walker.currentNode, el = node.parentElement;
+        if (!node.textContent.trim() || !el) continue;
+        const box = el.getBoundingClientRect(), style = getComputedStyle(el);
+        if (!box.width || !box.height || box.bottom <= 0 || box.top >= innerHeight) continue;
+        if (style.visibility === "hidden" || style.opacity === "0" || el.closest("[aria-hidden='true']")) continue;
+        sizes.push([parseFloat(style.fontSize), node.textContent.trim().slice(0, 40)]);
+        if (el.scrollWidth > el.clientWidth + 1 && style.overflow !== "visible" && el.tagName !== "svg"
+                && !(el instanceof SVGElement)) clipped.push(node.textContent.trim().slice(0, 40));
+    }
+    return {sizes, clipped};
+}"""
+
+
+def _check_screen(page, name: str) -> None:
+    measured = page.evaluate(MEASURE)
+    small = [(size, text) for size, text in measured["sizes"] if size < 20]
+    assert not small, f"{name}: text under 20 px: {small[:8]}"
+    assert not measured["clipped"], f"{name}: clipped labels: {measured['clipped']}"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"projection-{name}.png"))
+
+
+def _bottom(locator) -> float:
+    box = locator.bounding_box()
+    assert box is not None
+    return box["y"] + box["height"]
+
+
+def _above_the_fold(locator, what: str) -> None:
+    assert _bottom(locator) <= SCREEN["height"], f"{what} ends below 720 px"
+
+
+@pytest.fixture
+def screen(browser, app_url):
+    context = browser.new_context(viewport=SCREEN)
+    page = context.new_page()
+    page.set_default_timeout(180_000)
+    yield page
+    context.close()
+
+
+@pytest.mark.parametrize("name", list(LESSONS))
+def test_every_preset_fits_the_projected_screen(screen, app_url, name):
+    screen.goto(f"{app_url}/lessons?lesson={name}&present=1")
+    wait_until_idle(screen)
+    buttons = screen.get_by_test_id("stButtonGroup").first.locator("button")
+    assert len({round(b.bounding_box()["y"]) for b in buttons.all()}) == 1, "preset buttons on more than one row"
+    text = screen.get_by_test_id("stMarkdownContainer").filter(has_text=LESSONS[name].title.split()[0][:4]).last
+    steps = 2 if name in ("hidden_size_regression", "grid_search", "minibatch", "init_seeds") else 1
+    for step in range(steps):
+        if step:
+            click_and_wait(screen, screen.locator(f".st-key-lesson_{name}_step_next button"))
+        chart = screen.locator(f".st-key-lesson_{name}_{step} [data-testid='stPlotlyChart']")
+        chart.locator(".main-svg").first.wait_for()
+        _above_the_fold(chart, f"{name}: chart {step + 1}")
+        paragraph = screen.get_by_test_id("stMarkdownContainer").locator("p").filter(
+            has_text=text.inner_text()[:30] if text.count() else "").last
+        _above_the_fold(paragraph, f"{name}: the lesson's text")
+        _check_screen(screen, f"lesson-{name}-{step + 1}")
+    expect_collapsed(screen)
+
+
+def expect_collapsed(page) -> None:
+    from playwright.sync_api import expect
+
+    expect(page.get_by_test_id("stSidebar")).to_have_attribute("data-collapsed", "true")
+
+
+def test_a_grid_search_result_link_opens_on_the_result(screen, app_url):
+    from playwright.sync_api import expect
+
+    from tuning.engine.search import run_search
+
+    spec = {"dataset": {"name": "iris"}, "cv": 3,
+            "param_grid": {"hidden_layer_sizes": [[2], [8], [32]], "max_iter": [5, 20],
+                           "learning_rate_init": [0.001, 0.01]}}
+    result = run_search(spec, store=ExperimentStore(SERVER_STORES[app_url]))
+    screen.goto(f"{app_url}/grid_search?exp={result.experiment_id}&present=1")
+    wait_until_idle(screen)
+    metric = screen.get_by_test_id("stMetric").filter(has_text="best_score_")
+    expect(metric).to_be_visible()
+    expect(screen.get_by_text("Hidden units", exact=True)).to_be_hidden()  # the form is folded away
+    _above_the_fold(metric, "best_score_")
+    _above_the_fold(screen.get_by_text("learning_rate_init = 0.01"), "best_params_")
+    chart = screen.locator(".st-key-gs_error_fig [data-testid='stPlotlyChart']")
+    chart.locator(".main-svg").first.wait_for()
+    _above_the_fold(chart, "the error-versus-size chart")
+    value = metric.get_by_test_id("stMetricValue").locator("p")
+    label = metric.get_by_test_id("stMetricLabel").locator("p")
+    size = "el => parseFloat(getComputedStyle(el).fontSize)"
+    assert value.evaluate(size) >= 2 * label.evaluate(size)  # the value is clearly larger than its label
+    _check_screen(screen, "grid-search-result")
+    expect_collapsed(screen)
+
+    click_and_wait(screen, screen.get_by_role("tab", name="cv_results_"))
+    table = screen.get_by_test_id("stMain").locator("[data-testid='stDataFrame']:visible").last
+    scroller = table.locator(".dvn-scroller").first
+    assert scroller.evaluate("el => el.scrollWidth <= el.clientWidth + 1", timeout=30_000), "wider than the screen"
+    _check_screen(screen, "grid-search-table")
+
+
+def test_the_playground_controls_are_readable_when_projected(screen, app_url):
+    screen.goto(f"{app_url}/playground?present=1")
+    wait_until_idle(screen)
+    expect_collapsed(screen)
+    sliders = screen.get_by_test_id("stMain").get_by_test_id("stSlider").all()
+    assert len(sliders) >= 4
+    for slider in sliders:
+        value = slider.get_by_test_id("stSliderThumbValue").first
+        thumb = value.locator("xpath=..")  # the thumb on the track; its value is drawn above it
+        assert _bottom(value) <= thumb.bounding_box()["y"] + 1, f"a slider value on its track: {value.inner_text()}"
+    for box in screen.get_by_test_id("stMain").get_by_test_id("stSelectbox").all():
+        assert box.get_by_role("combobox").evaluate("el => parseFloat(getComputedStyle(el).fontSize)") >= 20
+    _check_screen(screen, "playground")
