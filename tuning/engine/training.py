@@ -619,13 +619,12 @@ def fit_lean(model: Pipeline, X: Any, y: Any, on_epoch: lean.EpochCallback | Non
     :func:`~tuning.engine.lean.train_stack`'s (``on_weights`` returning False stops the fit
     after that epoch).
     """
-    *steps, (name, network) = model.steps
+    name, network = model.steps[-1]
     params = network.get_params()
     if type(network) is not MLPClassifier or lean.uncovered_reason(params) is not None:
         return None
-    Xt = X
-    for _, step in steps:  # what Pipeline.fit does before fitting its last step
-        Xt = step.fit_transform(Xt, y)
+    steps, Xt = _fit_prefix(model, X, y)
+    model.steps = [*steps, (name, network)]  # fitted before training: the callbacks may transform with them
     try:
         (trained,) = lean.train_stack(Xt, y, [params], on_epoch=on_epoch, on_weights=on_weights)
     except lean.NotCovered:
