@@ -7,18 +7,14 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.projection import PROJECTED_CHART_HEIGHT
+from tests.app.pages import open_page
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.usefixtures("prepared_lessons")  # a server has them from its start; see below
 
 
 def _lessons(**query) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page("pages/lessons.py")
-    return at.run()
+    return open_page("pages/lessons.py", timeout=180, **query)
 
 
 def test_every_preset_shows_its_text_and_charts():

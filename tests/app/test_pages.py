@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.app.pages import open_page
 from tests.app.searching import run_search_on_page
 from tuning.services.share import decode_spec
 
@@ -13,10 +14,7 @@ CSV = ROOT / "tests" / "data" / "csv"
 
 
 def _open(page: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.run()
-    at.switch_page(page)
-    return at.run()
+    return open_page(page)
 
 
 def _charts(at: AppTest) -> list:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.app.pages import open_page
 from tuning.services.hosting import HostedLimits
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -16,12 +17,7 @@ LARGE = {"data": "digits", "layers": "3", "units": "128", "batch": "8", "epochs"
 
 
 def _open(**query: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page("pages/playground.py")
-    return at.run()
+    return open_page("pages/playground.py", **query)
 
 
 def _metrics(at: AppTest) -> dict[str, str]:

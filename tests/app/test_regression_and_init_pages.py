@@ -5,6 +5,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from tests.app.pages import open_page
 from tests.app.searching import run_search_on_page
 from tuning.services.share import decode_spec
 
@@ -12,10 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _open(page: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.run()
-    at.switch_page(page)
-    return at.run()
+    return open_page(page)
 
 
 def test_the_playground_fits_the_noisy_sine_and_draws_its_curve():
