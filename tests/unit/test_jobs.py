@@ -88,17 +88,26 @@ MANY_UNITS = parse_spec({"dataset": "digits", "cv": 3,
                                         "random_state": [0, 1, 2, 3, 4, 5]}})
 
 
+# long enough (about ten stacked units of several seconds each) that it cannot finish on its own
+# while the test leaves it alone, however fast the machine or the trainer gets
+LONG = parse_spec({"dataset": "digits", "cv": 3,
+                   "param_grid": {"hidden_layer_sizes": [[32], [64]], "max_iter": [200],
+                                  "random_state": list(range(24))}})
+
+
 def test_a_running_search_nobody_watches_stops_and_frees_its_slot():
     import time
 
     from tuning.services.jobs import CoreQueue
 
     queue = CoreQueue(capacity=1)
-    job = SearchJob(MANY_UNITS, queue=queue, abandon_after=1.0, n_jobs=1, store=None)
+    job = SearchJob(LONG, queue=queue, abandon_after=1.0, n_jobs=1, store=None)
     while job.state().progress is None or job.state().progress.fits_done == 0:  # watched until it runs
         time.sleep(0.05)
     assert queue.in_use == 1
-    time.sleep(3.0)  # nobody looks: it stops after the unit in progress
+    deadline = time.monotonic() + 120  # nobody looks (in_use does not count as looking): it stops
+    while queue.in_use and time.monotonic() < deadline:  # after the unit in progress
+        time.sleep(0.1)
     assert queue.in_use == 0
     state = job.state()
     assert state.status == "cancelled" and state.abandoned
