@@ -17,24 +17,68 @@ cluster, store), ``tuning.data`` (datasets, CSV, preprocessing) and ``tuning.ser
 
 __version__ = "0.2.0"
 
-from tuning.data.dataset import Dataset
-from tuning.data.datasets import list_datasets, load_dataset
-from tuning.engine.results import SearchResult
-from tuning.engine.search import Progress, run_search, sklearn_equivalent
-from tuning.engine.search_cv import GridSearchCV
-from tuning.engine.spec import ExperimentSpec, load_spec, parse_spec
-from tuning.engine.store import ExperimentStore
-from tuning.errors import DataError, SearchFailed, SpecError, TuningError
-from tuning.figures import (
-    apply_theme,
-    fig_candidate_losses,
-    fig_dataset_scatter,
-    fig_decision_boundary,
-    fig_error_vs_hidden_size,
-    fig_fit_timeline,
-    fig_loss_curves,
-    fig_score_heatmap,
-)
+from typing import TYPE_CHECKING
+
+# Where each public name lives. They are imported on first use (PEP 562), so that `import tuning`
+# and the command line start without importing scikit-learn, Plotly and SQLite first: the
+# command starts its worker processes before that (see tuning.engine.workers).
+_PUBLIC = {
+    "Dataset": "tuning.data.dataset",
+    "list_datasets": "tuning.data.datasets",
+    "load_dataset": "tuning.data.datasets",
+    "SearchResult": "tuning.engine.results",
+    "Progress": "tuning.engine.search",
+    "run_search": "tuning.engine.search",
+    "sklearn_equivalent": "tuning.engine.search",
+    "GridSearchCV": "tuning.engine.search_cv",
+    "ExperimentSpec": "tuning.engine.spec",
+    "load_spec": "tuning.engine.spec",
+    "parse_spec": "tuning.engine.spec",
+    "ExperimentStore": "tuning.engine.store",
+    "DataError": "tuning.errors",
+    "SearchFailed": "tuning.errors",
+    "SpecError": "tuning.errors",
+    "TuningError": "tuning.errors",
+    **{name: "tuning.figures" for name in (
+        "apply_theme", "fig_candidate_losses", "fig_dataset_scatter", "fig_decision_boundary",
+        "fig_error_vs_hidden_size", "fig_fit_timeline", "fig_loss_curves", "fig_score_heatmap")},
+}
+
+if TYPE_CHECKING:  # what static tools and IDEs see
+    from tuning.data.dataset import Dataset
+    from tuning.data.datasets import list_datasets, load_dataset
+    from tuning.engine.results import SearchResult
+    from tuning.engine.search import Progress, run_search, sklearn_equivalent
+    from tuning.engine.search_cv import GridSearchCV
+    from tuning.engine.spec import ExperimentSpec, load_spec, parse_spec
+    from tuning.engine.store import ExperimentStore
+    from tuning.errors import DataError, SearchFailed, SpecError, TuningError
+    from tuning.figures import (
+        apply_theme,
+        fig_candidate_losses,
+        fig_dataset_scatter,
+        fig_decision_boundary,
+        fig_error_vs_hidden_size,
+        fig_fit_timeline,
+        fig_loss_curves,
+        fig_score_heatmap,
+    )
+
+
+def __getattr__(name: str) -> object:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tuning' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next lookup is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "DataError",

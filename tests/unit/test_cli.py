@@ -214,3 +214,43 @@ def test_inspect_and_errors_strip_terminal_escape_sequences_from_csv_headers(tmp
     failed = run_cli("inspect", table, "--target", "\x9b2Jnope")
     assert failed.returncode == 2 and "has no column" in failed.stderr
     assert not any(ch in failed.stderr for ch in "\x1b\x07\x9b\u202e")
+
+
+@pytest.mark.parametrize(
+    ("spec", "flags", "jobs"),  # jobs: how many the search will run at once (this process is one of them)
+    [
+        ({"n_jobs": 2}, [], 2),
+        ({"n_jobs": -1}, [], "all"),
+        ({"n_jobs": 64}, [], "all"),  # never more than the machine's cores before the spec is checked
+        ({"n_jobs": 2}, ["--n-jobs", "1"], 1),
+        ({}, ["--n-jobs", "2"], 2),
+        ({}, [], 1),  # one job: this process alone
+        ({"n_jobs": 2}, ["--scheduler", "local"], 1),  # a Dask cluster brings its own workers
+        ({"n_jobs": "2"}, [], 1),  # not validated here: the search refuses it in one line
+        ({"n_jobs": 0}, [], 1),
+        ({"n_jobs": True}, [], 1),
+        ([2], [], 1),
+    ],
+)
+def test_run_starts_its_workers_before_importing_the_engine_only_when_the_search_will_want_them(
+        tmp_path, spec, flags, jobs):
+    import os
+
+    from tuning.cli import _workers_to_start, build_parser
+
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec))
+    args = build_parser().parse_args(["run", str(path), "--out", str(tmp_path / "r.json"), *flags])
+    cores = os.cpu_count() or 1
+    assert _workers_to_start(args) == (cores if jobs == "all" else min(jobs, cores)) - 1
+
+
+def test_run_with_a_missing_or_unreadable_spec_starts_no_worker(tmp_path):
+    from tuning.cli import _workers_to_start, build_parser
+
+    for path in (tmp_path / "missing.json", tmp_path):
+        args = build_parser().parse_args(["run", str(path), "--out", str(tmp_path / "r.json")])
+        assert _workers_to_start(args) == 0
+    (tmp_path / "bad.json").write_text("{not json")
+    args = build_parser().parse_args(["run", str(tmp_path / "bad.json"), "--out", str(tmp_path / "r.json")])
+    assert _workers_to_start(args) == 0

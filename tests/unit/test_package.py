@@ -117,3 +117,26 @@ def test_pip_install_into_a_fresh_venv_gives_the_library_and_the_command(tmp_pat
     helped = subprocess.run([env_dir / "bin" / "tuning", "--help"], cwd=outside, env=clean,
                             capture_output=True, text=True, timeout=120)
     assert helped.returncode == 0 and helped.stdout.startswith("usage: tuning ") and "run" in helped.stdout
+
+
+def test_the_public_api_sits_at_the_top_and_imports_on_first_use():
+    # a fresh interpreter: `import tuning` alone loads no scikit-learn (the command starts its
+    # workers before that), and every public name then resolves to the object its module defines
+    code = ("import sys, importlib, tuning; heavy = sorted(m for m in ('sklearn', 'plotly', 'sqlite3', 'pandas') "
+            "if m in sys.modules); missing = [n for n in tuning.__all__ if n not in dir(tuning)]; "
+            "wrong = [n for n in tuning.__all__ if n != '__version__' and getattr(tuning, n) is not "
+            "getattr(importlib.import_module(tuning._PUBLIC[n]), n)]; print(heavy, missing, wrong)")
+    proc = subprocess.run([os.sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["[]", "[]", "[]"]
+    import tuning
+
+    assert set(tuning._PUBLIC) == set(tuning.__all__) - {"__version__"}
+    with pytest.raises(AttributeError, match="no attribute 'not_public'"):
+        tuning.not_public  # noqa: B018
+
+
+def test_the_command_line_imports_the_engine_only_for_the_command_that_runs():
+    code = "import sys, tuning.cli; print('sklearn' in sys.modules)"
+    proc = subprocess.run([os.sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip() == "False", proc.stderr

@@ -15,6 +15,7 @@ from sklearn.model_selection import GridSearchCV
 from threadpoolctl import threadpool_limits
 
 import tuning.engine.search
+import tuning.engine.workers
 from tuning.data.datasets import load_dataset
 from tuning.engine.search import partial_result, run_search, sklearn_equivalent
 from tuning.engine.spec import parse_spec
@@ -76,7 +77,7 @@ def test_scores_equal_gridsearchcv(name):
 
 def test_this_process_and_a_worker_share_the_units_and_give_the_same_result(monkeypatch):
     monkeypatch.setattr(tuning.engine.search, "IN_PROCESS_SECONDS", 0.0)  # this small search would run here alone
-    get_memmapping_executor(1).submit(tuning.engine.search._ready).result()  # a worker already up ...
+    get_memmapping_executor(1).submit(tuning.engine.workers.ready).result()  # a worker already up ...
     spec = {"dataset": "digits", "cv": 2, "param_grid": {"hidden_layer_sizes": [[16], [64]], "max_iter": [10, 40]}}
     # ... takes the costliest unit at once
     alone = run_search(spec, n_jobs=1, refit=False)
@@ -200,7 +201,7 @@ def _dies_on_a_worker(unit, parent):
 
 
 def test_a_unit_whose_worker_dies_is_trained_here():
-    get_memmapping_executor(1).submit(tuning.engine.search._ready).result()  # up, and takes a unit at once
+    get_memmapping_executor(1).submit(tuning.engine.workers.ready).result()  # up, and takes a unit at once
     parent, made, done = os.getpid(), [], []
 
     def task(unit):

@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 import warnings
-import weakref
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import BrokenExecutor, Future
@@ -23,7 +22,6 @@ from typing import Any
 import numpy as np
 import sklearn
 from joblib import effective_n_jobs
-from joblib.executor import get_memmapping_executor
 from joblib.parallel import LokyBackend, get_active_backend
 from sklearn import get_config
 from sklearn.exceptions import ConvergenceWarning
@@ -46,6 +44,7 @@ from tuning.engine.results import SearchResult, build_cv_results, fit_and_score_
 from tuning.engine.spec import ExperimentSpec, for_data, parse_spec
 from tuning.engine.store import ExperimentStore, experiment_id
 from tuning.engine.training import NON_FINITE_WEIGHTS, FitRecord, UnitResult, fit_lean, fit_stack
+from tuning.engine.workers import kill_at_exit, ready, worker_pool
 from tuning.errors import DataError, SearchFailed, SpecError, TuningError, sentence
 
 log = logging.getLogger(__name__)
@@ -274,31 +273,6 @@ def evaluate_units(
     return True
 
 
-def _ready() -> bool:
-    """A worker's first task: it has imported the engine and can take units."""
-    return True
-
-
-_started_executors: weakref.WeakSet = weakref.WeakSet()
-
-
-def _kill_workers() -> None:
-    """Kill the workers' processes, whatever they are doing (their results are not wanted any more)."""
-    for executor in list(_started_executors):
-        executor.shutdown(wait=False, kill_workers=True)
-
-
-def _stop_workers_at_exit(executor: Any) -> None:
-    """Have the interpreter kill ``executor``'s workers when it exits, rather than wait for their units.
-
-    loky's own exit hook waits for every task in flight; registered after it (on the first
-    task), this one runs first, so stopping a server or a command is never held up by a unit.
-    """
-    if not _started_executors:
-        threading._register_atexit(_kill_workers)
-    _started_executors.add(executor)
-
-
 def _run_here_and_on_workers(units: list[Any], task: Callable[[Any], Any], cost: Callable[[Any], float],
                              n_workers: int, on_unit: Callable[[UnitResult], None],
                              cancel: threading.Event | None) -> bool:
@@ -333,7 +307,7 @@ def _run_here_and_on_workers(units: list[Any], task: Callable[[Any], Any], cost:
     in_flight: set[Future] = set()
     stopping = threading.Event()
     # joblib's own pool (with its temporary-folder manager), so that scikit-learn's Parallel can reuse it after us
-    executor = get_memmapping_executor(n_workers) if n_workers else None
+    executor = worker_pool(n_workers) if n_workers else None
 
     def feed(freed: Future | None = None, ready: bool = False) -> None:
         """Give idle workers the costliest units, while this process has as much to do besides."""
@@ -370,8 +344,8 @@ def _run_here_and_on_workers(units: list[Any], task: Callable[[Any], Any], cost:
             on_unit(future.result())
 
     for _ in range(n_workers):
-        executor.submit(_ready).add_done_callback(lambda f: feed(ready=True))
-        _stop_workers_at_exit(executor)
+        executor.submit(ready).add_done_callback(lambda f: feed(ready=True))
+        kill_at_exit(executor)
     try:
         while True:
             while not finished.empty():
