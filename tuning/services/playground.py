@@ -131,8 +131,14 @@ def _mean_log_loss(proba: np.ndarray, rows: np.ndarray) -> float:
     clips them; NaN when the weights have overflowed."""
     if not np.all(np.isfinite(proba)):
         return float("nan")
-    eps = np.finfo(proba.dtype).eps
-    return float(-np.mean(np.log(np.clip(proba[np.arange(len(rows)), rows], eps, 1 - eps))))
+    return _mean_true_log_loss(proba[np.arange(len(rows)), rows])
+
+
+def _mean_true_log_loss(true: np.ndarray) -> float:
+    """The mean of ``-log(p)`` over the (finite) probabilities given to the true classes, clipped as
+    scikit-learn clips them."""
+    eps = np.finfo(true.dtype).eps
+    return float(-np.mean(np.log(np.clip(true, eps, 1 - eps))))
 
 
 def log_loss_of(mlp: Any, X: Any, y: np.ndarray) -> float:
@@ -173,11 +179,13 @@ class _HeldOut:
                 predicted = out.ravel() if self.target.ndim == 1 else out
                 error = float(((self.target - predicted) ** 2).mean() / 2)
                 return error if math.isfinite(error) else float("nan")
-            if out.shape[1] == 1:  # one output: two classes, as predict_proba gives them
+            if out.shape[1] == 1:  # one output: two classes, as predict_proba gives them (p and 1 - p)
                 ACTIVATIONS["logistic"](out)
-                out = np.vstack([1 - out.ravel(), out.ravel()]).T
-            else:
-                ACTIVATIONS["softmax"](out)
+                p = out.ravel()
+                if not np.isfinite(p).all():
+                    return float("nan")
+                return _mean_true_log_loss(np.where(self.rows == 1, p, 1 - p))
+            ACTIVATIONS["softmax"](out)
         return _mean_log_loss(out, self.rows)
 
 
