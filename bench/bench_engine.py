@@ -117,7 +117,9 @@ def _calls(spec: dict[str, Any], repeats: int) -> tuple[list[float], list[float]
         plain.append(time.perf_counter() - started)
         get_reusable_executor().shutdown(wait=True)
         started = time.perf_counter()
-        result = run_search(parsed, data=data)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = run_search(parsed, data=data)
         engine.append(time.perf_counter() - started)
         assert result.cv_results["mean_test_score"] == search.cv_results_["mean_test_score"].tolist()
         assert result.cv_results["rank_test_score"] == search.cv_results_["rank_test_score"].tolist()
