@@ -216,19 +216,25 @@ def test_inspect_and_errors_strip_terminal_escape_sequences_from_csv_headers(tmp
     assert not any(ch in failed.stderr for ch in "\x1b\x07\x9b\u202e")
 
 
+GRID = {"cv": 3, "param_grid": {"hidden_layer_sizes": [[4], [8]], "max_iter": [5, 20]}}  # 12 fits
+
+
 @pytest.mark.parametrize(
     ("spec", "flags", "jobs"),  # jobs: how many the search will run at once (this process is one of them)
     [
-        ({"n_jobs": 2}, [], 2),
-        ({"n_jobs": -1}, [], "all"),
-        ({"n_jobs": 64}, [], "all"),  # never more than the machine's cores before the spec is checked
-        ({"n_jobs": 2}, ["--n-jobs", "1"], 1),
-        ({}, ["--n-jobs", "2"], 2),
-        ({}, [], 1),  # one job: this process alone
-        ({"n_jobs": 2}, ["--scheduler", "local"], 1),  # a Dask cluster brings its own workers
-        ({"n_jobs": "2"}, [], 1),  # not validated here: the search refuses it in one line
-        ({"n_jobs": 0}, [], 1),
-        ({"n_jobs": True}, [], 1),
+        ({**GRID, "n_jobs": 2}, [], 2),
+        ({**GRID, "n_jobs": -1}, [], "all"),
+        ({**GRID, "n_jobs": 64}, [], "all"),  # never more than the machine's cores before the spec is checked
+        ({**GRID, "n_jobs": 2}, ["--n-jobs", "1"], 1),
+        (GRID, ["--n-jobs", "2"], 2),
+        (GRID, [], 1),  # one job: this process alone
+        ({**GRID, "n_jobs": 2}, ["--scheduler", "local"], 1),  # a Dask cluster brings its own workers
+        ({**GRID, "n_jobs": "2"}, [], 1),  # not validated here: the search refuses it in one line
+        ({**GRID, "n_jobs": 0}, [], 1),
+        ({**GRID, "n_jobs": True}, [], 1),
+        ({**GRID, "cv": 2, "n_jobs": 2}, [], 1),  # 8 fits: trained in this process, no worker wanted
+        ({"param_grid": [{"alpha": [1, 2]}, {"alpha": [3, 4]}], "n_jobs": 2}, [], 2),  # 4 candidates, 5 folds
+        ({"param_grid": {"alpha": 1}, "n_jobs": 2}, [], 1),  # not a list: left to the search to refuse
         ([2], [], 1),
     ],
 )
