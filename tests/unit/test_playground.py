@@ -100,14 +100,16 @@ def test_scores_are_those_of_the_same_network_trained_by_hand():
     assert run.loss_curve == model.loss_curve_
 
 
-def test_a_diverging_run_is_reported_not_raised():
-    wine = load_dataset({"name": "wine"})
-    big = Dataset("big", wine.X * 100, wine.y, wine.feature_names, wine.class_names)
+@pytest.mark.parametrize("name", ["wine", "moons"])  # softmax, and one logistic output
+def test_a_diverging_run_is_reported_not_raised(name):
+    data = load_dataset({"name": name})
+    big = Dataset("big", data.X * 100, data.y, data.feature_names, data.class_names)
     run = train_network(big, {"solver": "sgd", "learning_rate_init": 10.0, "activation": "identity",
                               "hidden_layer_sizes": [8], "max_iter": 30, "random_state": 0, "n_iter_no_change": 1000},
                         preprocess="none")
     assert run.diverged and run.model is None and math.isnan(run.test_score)
     assert len(run.loss_curve) > 0
+    assert math.isnan(run.validation_loss[-1])  # the held-out loss of overflowed weights, not a number
 
 
 def test_bad_settings_name_the_field():

@@ -135,10 +135,13 @@ def _mean_log_loss(proba: np.ndarray, rows: np.ndarray) -> float:
 
 
 def _mean_true_log_loss(true: np.ndarray) -> float:
-    """The mean of ``-log(p)`` over the (finite) probabilities given to the true classes, clipped as
-    scikit-learn clips them."""
-    eps = np.finfo(true.dtype).eps
-    return float(-np.mean(np.log(np.clip(true, eps, 1 - eps))))
+    """The mean of ``-log(p)`` over the probabilities given to the true classes, clipped as scikit-learn
+    clips them (``np.mean``'s sum and division, without its Python wrapper: this runs every epoch)."""
+    eps = _EPS
+    return float(-(np.add.reduce(np.log(np.minimum(np.maximum(true, eps), 1 - eps))) / len(true)))
+
+
+_EPS = np.finfo(np.float64).eps
 
 
 def log_loss_of(mlp: Any, X: Any, y: np.ndarray) -> float:
@@ -166,15 +169,23 @@ class _HeldOut:
         self.X = np.asarray(X, dtype=np.float64)
         self.hidden = ACTIVATIONS[activation]
         self.rows, self.target = rows, target
+        self.positive = None if rows is None else rows == 1  # one output: the rows whose class is the second
+        self.layers: list[np.ndarray] = []  # each layer's output, reused epoch after epoch
+
+    def _forward(self, coefs: list[np.ndarray], intercepts: list[np.ndarray]) -> np.ndarray:
+        if [a.shape[1] for a in self.layers] != [w.shape[1] for w in coefs]:
+            self.layers = [np.empty((len(self.X), w.shape[1])) for w in coefs]
+        out = self.X
+        for i, (weights, bias, layer) in enumerate(zip(coefs, intercepts, self.layers, strict=True)):
+            out = np.matmul(out, weights, out=layer)
+            out += bias
+            if i < len(coefs) - 1:
+                self.hidden(out)
+        return out
 
     def loss(self, coefs: list[np.ndarray], intercepts: list[np.ndarray]) -> float:
         with np.errstate(all="ignore"):
-            out = self.X
-            for i, (weights, bias) in enumerate(zip(coefs, intercepts, strict=True)):
-                out = out @ weights
-                out += bias
-                if i < len(coefs) - 1:
-                    self.hidden(out)
+            out = self._forward(coefs, intercepts)
             if self.target is not None:  # a regressor's output is the prediction itself
                 predicted = out.ravel() if self.target.ndim == 1 else out
                 error = float(((self.target - predicted) ** 2).mean() / 2)
@@ -182,9 +193,9 @@ class _HeldOut:
             if out.shape[1] == 1:  # one output: two classes, as predict_proba gives them (p and 1 - p)
                 ACTIVATIONS["logistic"](out)
                 p = out.ravel()
-                if not np.isfinite(p).all():
-                    return float("nan")
-                return _mean_true_log_loss(np.where(self.rows == 1, p, 1 - p))
+                # p is in [0, 1] or NaN (overflowed weights): clipped, only a NaN makes the mean NaN
+                value = _mean_true_log_loss(np.where(self.positive, p, 1 - p))
+                return value if math.isfinite(value) else float("nan")
             ACTIVATIONS["softmax"](out)
         return _mean_log_loss(out, self.rows)
 
