@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Any
+
+from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
 
 from dashboard.lessons import lesson_preparer
 from tuning.engine.workers import stop_worker_processes
@@ -23,6 +26,7 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
     them (the units of work that finished are already committed to the experiment store),
     then ends the process.
     """
+    quiet_expected_warnings()
     preparer = lesson_preparer()
     preparer.start()
     try:
@@ -31,6 +35,20 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
         preparer.stop()
         stop_worker_processes()
     _exit_now()
+
+
+def quiet_expected_warnings() -> None:
+    """Keep out of the server's log what scikit-learn warns about while visitors' searches train.
+
+    Networks that do not converge, batches larger than the data, fits that fail and the NaN
+    scores they leave are the results of a visitor's search, shown on its page beside the
+    results; in the log they were hundreds of lines per class. The filters are the server
+    process's; the units it hands its worker processes carry them along.
+    """
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    warnings.filterwarnings("ignore", category=FitFailedWarning)
+    warnings.filterwarnings("ignore", message="One or more of the (test|train) scores are non-finite")
+    warnings.filterwarnings("ignore", message="Got `batch_size` less than 1 or larger than sample size")
 
 
 def _exit_now() -> None:
