@@ -32,7 +32,8 @@ def home() -> None:
 
 def main() -> None:
     presenting = st.query_params.get("present") == "1"
-    st.set_page_config(page_title="Tuning Lab", page_icon=":material/show_chart:", layout="wide",
+    # an emoji, not a material symbol: Streamlit fetches those from fonts.gstatic.com as the tab icon
+    st.set_page_config(page_title="Tuning Lab", page_icon="📈", layout="wide",
                        initial_sidebar_state="collapsed" if presenting else "auto")
     pages = [
         st.Page(home, title="Home", icon=":material/home:", default=True),

@@ -22,6 +22,21 @@ def test_home_page_links_to_both_pages(page, app_url):
     screenshot(page, "home")
 
 
+def test_no_page_fetches_anything_from_another_host(new_page, app_url):
+    # nothing at run time downloads: a classroom offline or behind a firewall gets every page whole
+    # (the tab's icon once came from fonts.gstatic.com, a material symbol Streamlit fetches as a favicon)
+    from urllib.parse import urlparse
+
+    page = new_page()
+    for path in ["", "/lessons", "/playground", "/grid_search", "/experiments", "/class"]:
+        page.goto(f"{app_url}{path}")
+        wait_until_idle(page)
+    ours = urlparse(app_url).netloc
+    elsewhere = [r for r in new_page.requests if urlparse(r).scheme in ("http", "https", "ws", "wss")
+                 and urlparse(r).netloc != ours]
+    assert elsewhere == []
+
+
 def test_grid_search_runs_and_draws_every_chart(page, app_url):
     page.goto(f"{app_url}/grid_search")
     wait_until_idle(page)
