@@ -15,7 +15,15 @@ import streamlit as st
 
 from dashboard.hosting import hosted_limits
 from dashboard.text import plain
-from tuning.data.csv_source import CsvLimits, csv_columns, describe_preprocessing, guess_target, read_csv, save_upload
+from tuning.data.csv_source import (
+    CsvLimits,
+    column_label,
+    csv_columns,
+    describe_preprocessing,
+    guess_target,
+    read_csv,
+    save_upload,
+)
 from tuning.data.dataset import Dataset
 from tuning.data.datasets import BUILTIN_DATASETS, load_dataset
 from tuning.errors import DataError
@@ -176,7 +184,7 @@ def show_csv_report(data: Dataset, notice: Any = None) -> None:
     report = data.report or {}
     dropped = report["dropped_columns"]
     if dropped and notice is not None:
-        reasons = "; ".join(f"{c!r}, {why}" for c, why in dropped.items())
+        reasons = "; ".join(f"{column_label(c)}, {why}" for c, why in dropped.items())
         notice.text(f"{data.name}: not used as features: {reasons}.")
     with st.expander(plain(f"About this file: {data.n_samples} rows, target column {report['target']!r}"),
                      expanded=False):

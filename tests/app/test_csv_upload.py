@@ -91,7 +91,8 @@ def test_an_r_export_names_the_users_file_drops_its_row_numbers_and_runs(tmp_pat
     at = _grid_search_page()
     at.file_uploader(key="dataset_csv").upload("Pima.tr.csv", (CSV / "Pima.tr.csv").read_bytes()).run()
     assert not at.exception and not at.error
-    assert any(t.value.startswith("Pima.tr.csv: not used as features: 'Unnamed: 0', the row number (1 to 200)")
+    assert any(t.value.startswith("Pima.tr.csv: not used as features: column 1 (no name in the header), the row number "
+                            "(1 to 200)")
                for t in at.main.text)
     at.multiselect(key="gs_units").set_value([4])
     at.multiselect(key="gs_rates").set_value([0.01])

@@ -310,3 +310,12 @@ def test_pathological_files_load_or_get_one_clear_refusal_within_bounded_memory(
             assert outcome["stderr"].startswith("error: ") and outcome["stderr"].count("\n") == 1, name
             assert "internal error" not in outcome["stderr"] and ".." not in outcome["stderr"], name
     assert memory["peak_mib"] < 600  # the largest file is 10 MB; importing the libraries takes about 200 MiB
+
+
+def test_a_column_left_unnamed_in_the_header_is_shown_by_its_place_not_by_pandas_name():
+    from tuning.data.csv_source import column_label
+
+    assert column_label("Unnamed: 0") == "column 1 (no name in the header)"
+    assert column_label("Unnamed: 12") == "column 13 (no name in the header)"
+    assert column_label("age") == "'age'"
+    assert column_label("Unnamed: x") == "'Unnamed: x'"  # a name someone wrote

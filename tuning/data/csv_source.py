@@ -172,6 +172,16 @@ def _row_number(series: pd.Series) -> str | None:
     return None
 
 
+_UNNAMED = re.compile(r"Unnamed: (\d+)")
+
+
+def column_label(column: str) -> str:
+    """A column as its file shows it: pandas names a header cell left empty ``Unnamed: N``, which the
+    user never wrote (R writes its row names under an empty header)."""
+    unnamed = _UNNAMED.fullmatch(column)
+    return f"column {int(unnamed.group(1)) + 1} (no name in the header)" if unnamed else repr(column)
+
+
 def _check_size(name: str, size: int, limits: CsvLimits) -> None:
     if size > limits.max_bytes:
         raise DataError(f"{name} is {size:,} bytes, above the limit of {limits.max_bytes:,}. Use a sample of the rows")
