@@ -178,3 +178,18 @@ def test_the_preparer_starts_nothing_when_every_preset_is_stored(tmp_path):
     preparer.start()
     assert preparer._process is None and not preparer.running and not preparer.failed
     assert preparer.result("hidden_size") == _result("hidden_size")
+
+
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="reads /proc")
+def test_a_preparer_that_finished_leaves_no_defunct_process_beside_the_server(tmp_path):
+    cache = LessonCache(tmp_path)
+    for name in LESSONS:
+        if name != "learning_rate":
+            cache.save(_result(name))
+    preparer = LessonPreparer(cache)
+    preparer.start()
+    pid = preparer._process.pid
+    _wait(lambda: preparer.result("learning_rate") is not None)
+    # a page asking for a preset reaps the ended process; unreaped, it would stay <defunct> in /proc
+    _wait(lambda: preparer.result("learning_rate") is not None and not Path(f"/proc/{pid}").exists())
+    assert not preparer.running and not preparer.failed

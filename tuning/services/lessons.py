@@ -453,6 +453,8 @@ class LessonPreparer:
 
     def result(self, name: str) -> LessonResult | None:
         """A finished preset, or None while it is still being computed."""
+        if self._process is not None:
+            self._process.poll()  # once it has ended, reap it (no <defunct> process beside the server)
         if name not in self._results:
             result = self.cache.load(name)
             if result is None:
