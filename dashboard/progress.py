@@ -3,6 +3,7 @@ second, and the loss curves of the candidates that have finished so far."""
 
 from __future__ import annotations
 
+import sys
 import time
 
 import streamlit as st
@@ -11,7 +12,7 @@ from dashboard.charts import show_chart
 from dashboard.searches import owner_key, owner_link
 from dashboard.store import experiment_store
 from tuning.data.dataset import Dataset
-from tuning.engine.plan import Estimate, describe_progress
+from tuning.engine.plan import Estimate, describe_progress, plan_search
 from tuning.engine.search import partial_result
 from tuning.engine.spec import ExperimentSpec
 from tuning.engine.store import experiment_id
@@ -51,8 +52,10 @@ def show_progress(state: JobState, spec: ExperimentSpec, data: Dataset, estimate
         st.progress(0.0, text=f"Waiting for a free core{place}")
         return
     p = state.progress
+    # before the first report, the fits as planned (its costs were checked when it started)
+    fits_total = p.fits_total if p else plan_search(spec, max_epochs=sys.maxsize).n_fits
     fraction, text = describe_progress(estimate, elapsed=time.time() - started, done=p.fraction if p else 0.0,
-                                       fits_done=p.fits_done if p else 0, fits_total=p.fits_total if p else 0,
+                                       fits_done=p.fits_done if p else 0, fits_total=fits_total,
                                        workers=spec.n_jobs or 1)
     st.progress(fraction, text=text)
     if p is None or p.fits_done == 0:

@@ -16,7 +16,7 @@ from dashboard.searches import find_search, start_or_join_search
 from dashboard.store import store_problem, stored_result
 from dashboard.text import plain
 from tuning.data.dataset import Dataset
-from tuning.engine.plan import plan_search
+from tuning.engine.plan import describe_seconds, plan_search
 from tuning.engine.spec import ExperimentSpec, parse_spec
 from tuning.errors import SpecError
 from tuning.services.share import encode_spec, form_to_spec
@@ -104,7 +104,7 @@ def page() -> None:
             st.info("This search stopped because nobody was watching it; what finished is kept. Press **Run "
                     "search** to carry on from there.")
         elif state.result.status == "finished" and kept_for == spec.to_json() and kept:
-            st.caption(f"Took {state.result.elapsed:.0f} s; the estimate was {kept.describe()}.")
+            st.caption(f"Took {describe_seconds(state.result.elapsed)}; the estimate was {kept.describe()}.")
         show_results(state.result, data=data)
 
 

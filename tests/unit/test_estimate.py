@@ -10,7 +10,7 @@ import pytest
 
 from tuning.data.csv_source import read_csv
 from tuning.data.datasets import load_dataset
-from tuning.engine.plan import Estimate, describe_progress, estimate_search, plan_search
+from tuning.engine.plan import Estimate, describe_progress, describe_seconds, estimate_search, plan_search
 from tuning.engine.spec import parse_spec
 from tuning.engine.throughput import (
     Throughput,
@@ -91,11 +91,31 @@ def test_progress_moves_from_the_first_second_while_workers_start():
            for t in (0.5, 1.5, 3.0, 5.5)]
     fractions = [b[0] for b in bar]
     assert fractions == sorted(fractions) and fractions[0] > 0 and fractions[-1] <= 0.5
-    assert bar[1][1] == "Starting 2 worker processes… 2 s (about 6 s here)"
+    assert bar[1][1] == "Starting 2 worker processes… 1.5 s (about 6 s here)"
     fraction, text = describe_progress(estimate, elapsed=9.0, done=0.5, fits_done=27, fits_total=54, workers=2)
-    assert 0.74 <= fraction < 1 and text == "27 / 54 fits · 9 s · about 3 s left"
+    assert 0.74 <= fraction < 1 and text == "27 / 54 fits · 9.0 s · about 3 s left"
     late = describe_progress(estimate, elapsed=60.0, done=0.1, fits_done=6, fits_total=54, workers=2)
     assert late[0] < 1 and late[1].endswith("taking longer than estimated")
+
+
+def test_progress_says_longer_than_estimated_only_past_the_estimates_upper_bound():
+    penguins = Estimate(startup=0.0, training=1.6, low=1.1, high=2.4)  # "~1.6 s (1.1–2.4 s)"
+    assert describe_progress(penguins, elapsed=0.5, done=0.2, fits_done=24, fits_total=108, workers=2)[1] \
+        == "24 / 108 fits · 0.5 s · about 1 s left"
+    assert describe_progress(penguins, elapsed=1.0, done=0.3, fits_done=36, fits_total=108, workers=2)[1] \
+        == "36 / 108 fits · 1.0 s · almost done"
+    assert describe_progress(penguins, elapsed=2.0, done=0.8, fits_done=96, fits_total=108, workers=2)[1] \
+        == "96 / 108 fits · 2.0 s · almost done"  # past the middle of the range, not past its end
+    assert describe_progress(penguins, elapsed=2.6, done=0.9, fits_done=100, fits_total=108, workers=2)[1] \
+        == "100 / 108 fits · 2.6 s · taking longer than estimated"
+    moons = Estimate(startup=0.0, training=0.3, low=0.2, high=0.45)  # "under 1 s"
+    assert describe_progress(moons, elapsed=0.1, done=0.0, fits_done=0, fits_total=108, workers=1)[1] \
+        == "0 / 108 fits · 0.1 s · almost done"
+
+
+def test_times_under_ten_seconds_keep_a_decimal_and_long_ones_read_in_minutes():
+    assert [describe_seconds(s) for s in (0.04, 0.4, 1.26, 9.94, 12.4, 89.4, 89.6, 125)] \
+        == ["0.0 s", "0.4 s", "1.3 s", "9.9 s", "12 s", "89 s", "1 min 30 s", "2 min 5 s"]
 
 
 def test_the_measurement_is_cached_per_machine(tmp_path, monkeypatch):

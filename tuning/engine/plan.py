@@ -403,6 +403,16 @@ def estimate_search(
     return Estimate(startup=0.0, training=training, low=RANGE[0] * training, high=RANGE[1] * training)
 
 
+def describe_seconds(seconds: float) -> str:
+    """``0.4 s`` and ``9.9 s`` (a decimal under ten seconds), ``12 s``, ``2 min 5 s`` from 90 s on."""
+    if seconds < 9.95:
+        return f"{max(seconds, 0.0):.1f} s"
+    if seconds < 89.5:
+        return f"{seconds:.0f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s"
+
+
 def describe_progress(estimate: Estimate, *, elapsed: float, done: float, fits_done: int, fits_total: int,
                       workers: int) -> tuple[float, str]:
     """The progress bar's fraction and text for a running search, from its first second.
@@ -410,15 +420,22 @@ def describe_progress(estimate: Estimate, *, elapsed: float, done: float, fits_d
     While no unit of work has finished and the workers are still expected to be starting,
     the bar moves with the clock through the start-up's share of the estimate. Then it
     shows the epochs done, or the time spent against the estimate when that is further
-    along (units finish in steps), but never full before the search is.
+    along (units finish in steps), but never full before the search is. It says the search
+    takes longer than estimated only once ``elapsed`` is past the estimate's upper bound.
     """
     total = max(estimate.seconds, 1e-6)
     by_time = min(elapsed / total, 0.95)
     startup_share = estimate.startup / total
+    clock = describe_seconds(elapsed)
     if fits_done == 0 and elapsed < estimate.startup:
         fraction = min(by_time, startup_share)
-        return fraction, f"Starting {workers} worker processes… {elapsed:.0f} s (about {estimate.startup:.0f} s here)"
+        return fraction, f"Starting {workers} worker processes… {clock} (about {estimate.startup:.0f} s here)"
     fraction = max(startup_share + done * (1 - startup_share), min(by_time, 0.95))
     left = estimate.seconds - elapsed
-    when = f"about {left:.0f} s left" if left >= 1 else "taking longer than estimated"
-    return min(fraction, 1.0), f"{fits_done} / {fits_total} fits · {elapsed:.0f} s · {when}"
+    if elapsed > estimate.high:  # only past the range's end: within it, the estimate still holds
+        when = "taking longer than estimated"
+    elif left >= 1:
+        when = f"about {left:.0f} s left" if left < 90 else f"about {left / 60:.0f} min left"
+    else:
+        when = "almost done"
+    return min(fraction, 1.0), f"{fits_done} / {fits_total} fits · {clock} · {when}"
