@@ -13,6 +13,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard.hosting import hosted_limits
+from dashboard.store import fits_done
 from dashboard.text import plain
 from dashboard.throughput import machine_load, machine_throughput
 from tuning.data.dataset import Dataset
@@ -85,10 +86,16 @@ def show_cost(spec: ExperimentSpec, data: Dataset, *, estimate_here: bool) -> tu
         c[3].metric("Estimated time", "–", help="Estimates are for this machine, not for a Dask cluster")
     else:
         c[3].metric("Estimated time", estimate.describe(), help=estimate.explain())
+        stored = len(fits_done(spec, data))
+        if 0 < stored < plan.n_fits:
+            c[3].caption(f"{stored} of {plan.n_fits} fits are kept from an earlier run: the estimate is for the "
+                         f"{plan.n_fits - stored} left")
     return True, estimate
 
 
-def estimate_plan(plan: SearchPlan, spec: ExperimentSpec, data: Dataset) -> Estimate:
-    """The time this search should take here, from this machine's measured throughput and its load now."""
+def estimate_plan(plan: SearchPlan, spec: ExperimentSpec, data: Dataset, *, resume: bool = True) -> Estimate:
+    """The time this search should take here, from this machine's measured throughput and its load now:
+    with ``resume``, only the fits an interrupted run left to do (the experiment store keeps the rest);
+    without, the whole search (as for one already running, whose own fits are in the store too)."""
     return estimate_search(plan, data, n_jobs=spec.n_jobs or 1, throughput=machine_throughput(),
-                           machine_load=machine_load())
+                           machine_load=machine_load(), done=fits_done(spec, data) if resume else ())

@@ -64,3 +64,16 @@ def stored_result(spec: ExperimentSpec, data: Dataset) -> SearchResult | None:
     except StoreError as exc:
         store_problem(exc)
         return None
+
+
+def fits_done(spec: ExperimentSpec, data: Dataset) -> set[tuple[int, int]]:
+    """The (candidate, fold) fits the store already holds for this spec on this data (an interrupted
+    run's, which running it again resumes from); empty without a usable store."""
+    store = experiment_store()
+    if store is None:
+        return set()
+    try:
+        return {(r.candidate, r.fold) for unit in store.units(experiment_id(spec, data)) for r in unit.records}
+    except StoreError as exc:
+        store_problem(exc)
+        return set()

@@ -7,7 +7,11 @@ from streamlit.testing.v1 import AppTest
 
 from tests.app.pages import open_page
 from tests.app.searching import run_search_on_page
+from tuning.data.datasets import load_dataset
+from tuning.engine.search import run_search
+from tuning.engine.store import ExperimentStore, experiment_id
 from tuning.errors import TuningError
+from tuning.services.share import decode_spec
 
 
 def _small_iris_grid(at: AppTest) -> AppTest:
@@ -45,3 +49,19 @@ def test_a_finished_search_under_ten_seconds_says_its_time_with_a_decimal():
     assert not at.exception
     (took,) = [c.value for c in at.caption if c.value.startswith("Took ")]
     assert re.fullmatch(r"Took \d\.\d s; the estimate was .+\.", took), took
+
+
+def test_an_interrupted_search_is_estimated_on_the_fits_it_has_left():
+    at = _small_iris_grid(open_page("pages/grid_search.py"))
+    at.multiselect(key="gs_units").set_value([4, 8, 16]).run()  # 6 candidates x 3 folds
+    spec = decode_spec(at.query_params["spec"])
+    stop = threading.Event()
+    run_search(spec, n_jobs=1, store=ExperimentStore(), cancel=stop,
+               progress=lambda p: p.fits_done and stop.set())  # interrupted after its first unit of work
+    data = load_dataset(spec.dataset)
+    done = {(r.candidate, r.fold) for u in ExperimentStore().units(experiment_id(spec, data)) for r in u.records}
+    assert 0 < len(done) < 18
+    at.run()
+    assert not at.exception
+    assert f"{len(done)} of 18 fits are kept from an earlier run: the estimate is for the {18 - len(done)} left" \
+        in [c.value for c in at.caption]

@@ -27,10 +27,11 @@ FIXED = Throughput(per_unit=0.01, per_epoch=1e-4, per_batch_layer=4e-5, per_weig
 IRIS = load_dataset({"name": "iris"})
 
 
-def _estimate(grid, *, data=IRIS, n_jobs=2, ready=True, load=0.0, cv=3, throughput=FIXED, **estimator):
+def _estimate(grid, *, data=IRIS, n_jobs=2, ready=True, load=0.0, cv=3, throughput=FIXED, refit=True, done=(),
+              **estimator):
     spec = parse_spec({"dataset": "iris", "cv": cv, "param_grid": grid, "estimator": {"random_state": 0, **estimator}})
     return estimate_search(plan_search(spec), data, n_jobs=n_jobs, throughput=throughput, workers_ready=ready,
-                           machine_load=load)
+                           machine_load=load, refit=refit, done=done)
 
 
 def test_workers_that_must_start_join_late_and_a_small_search_starts_none():
@@ -74,6 +75,21 @@ def test_batches_layers_and_tables_cost_what_the_throughput_says():
     lines = ["a,b,kind,label"] + [f"{i % 7},{i % 5},{'xyz'[i % 3]},{'pq'[i % 2]}" for i in range(150)]
     table = read_csv("\n".join(lines).encode(), name="t.csv")
     assert _estimate({"max_iter": [50]}, data=table).training > _estimate({"max_iter": [50]}).training
+
+
+def test_a_resumed_search_is_estimated_on_the_fits_still_to_do():
+    grid = {"hidden_layer_sizes": [[4], [8], [16], [32]], "max_iter": [2000]}  # 4 candidates, 3 folds
+    full = _estimate(grid, n_jobs=1, refit=False)
+    two_folds_done = {(c, f) for c in range(4) for f in (0, 1)}
+    assert _estimate(grid, n_jobs=1, refit=False, done=two_folds_done).training \
+        == pytest.approx(full.training / 3, rel=1e-9)
+    one_fit_left = {(c, f) for c in range(4) for f in range(3)} - {(3, 2)}
+    assert _estimate(grid, n_jobs=1, refit=False, done=one_fit_left).training \
+        == pytest.approx(_estimate({"hidden_layer_sizes": [[32]], "max_iter": [2000]}, n_jobs=1, refit=False).training
+                         / 3, rel=1e-9)
+    shared = {"max_iter": [50, 100, 200]}  # one run scored at three checkpoints: one checkpoint left trains it all
+    assert _estimate(shared, refit=False, done={(0, 0), (1, 0)}).training \
+        == _estimate(shared, refit=False).training
 
 
 def test_the_range_surrounds_the_estimate_and_reads_well():

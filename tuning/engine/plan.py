@@ -14,7 +14,7 @@ import math
 import numbers
 import os
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -350,6 +350,7 @@ def estimate_search(
     workers_ready: bool | None = None,
     refit: bool = True,
     machine_load: float = 0.0,
+    done: Iterable[tuple[int, int]] = (),
 ) -> Estimate:
     """Wall time of a search from this machine's measured throughput.
 
@@ -369,6 +370,9 @@ def estimate_search(
     machine_load : float, default=0
         Other processes busy on the machine (see :func:`tuning.engine.throughput.machine_load_now`):
         they share the cores with the workers.
+    done : iterable of (candidate, fold), default=()
+        Fits an earlier run of this search already made (the experiment store keeps them): a
+        resumed search trains only the units of work with fits still to do, and so does this.
     """
     cores = os.cpu_count() or 1
     n_jobs = cores if n_jobs < 0 else max(1, n_jobs)
@@ -379,13 +383,16 @@ def estimate_search(
     priced = [_unit_seconds(t, throughput, rows=rows, scored_rows=len(t.checkpoints) * n, epochs=t.max_iter,
                             scores=2 * len(t.checkpoints), regression=data.is_regression, **shape)
               for t in plan.trajectories]
-    stacked = []  # a unit of work is a stack on a fold: its members share the per-batch work
+    costs = []  # a unit of work is a stack on a fold: its members share the per-batch work
     # the lean trainer stacks MLPClassifier only: a regression's trajectories train one by one
     stacks = [(i,) for i in range(len(plan.trajectories))] if data.is_regression else stacks_of(plan.trajectories)
+    done = set(done)
     for stack in stacks:
-        members = sorted((priced[i] for i in stack), reverse=True)
-        stacked.append(members[0] + STACKED_MEMBER_SHARE * sum(members[1:]))
-    costs = [cost for cost in stacked for _ in range(plan.n_splits)]
+        for fold in range(plan.n_splits):  # as tuning.engine.search.units_of leaves out what is done
+            todo = [i for i in stack if any((c, fold) not in done for c in plan.trajectories[i].candidates)]
+            if todo:
+                members = sorted((priced[i] for i in todo), reverse=True)
+                costs.append(members[0] + STACKED_MEMBER_SHARE * sum(members[1:]))
     workers = min(n_jobs, cores, len(costs))
     if sum(costs) < IN_PROCESS_SECONDS:
         workers = 1  # a small search starts no worker (tuning.engine.search.evaluate_units)
