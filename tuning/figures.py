@@ -351,22 +351,41 @@ def _sort_key(text: str) -> tuple[int, Any]:
     return (2, str(value))
 
 
+def _where_fits_ran(result: SearchResult, workers: list[str]) -> str:
+    """``54 fits on 2 processes``, or, in one, why: a search too small to start workers trains in its own."""
+    if len(workers) > 1:
+        return f"{len(result.fits)} fits on {len(workers)} processes"
+    if workers and "://" in workers[0]:  # a Dask worker's address
+        return f"{len(result.fits)} fits, all on one Dask worker"
+    asked = (result.spec.n_jobs if result.spec is not None else None) or 1
+    why = " (too small to be worth starting workers)" if asked != 1 else ""
+    return f"{len(result.fits)} fits, all in the search's own process{why}"
+
+
+def _process_label(worker: str, workers: list[str]) -> str:
+    """``process 4242`` for a ``host:pid`` when every process is on one host; else the label as it is."""
+    hosts = {w.rpartition(":")[0] for w in workers}
+    pid = worker.rpartition(":")[2]
+    return f"process {pid}" if "://" not in worker and len(hosts) == 1 and pid.isdigit() else worker
+
+
 def fig_fit_timeline(result: SearchResult | Any, *, projection: bool = False) -> go.Figure:
-    """One bar per fit, one row per worker: what ran in parallel, and for how long."""
+    """One bar per fit, one row per process: what ran in parallel, and for how long."""
     result = as_search_result(result)
     workers = sorted({f["worker"] for f in result.fits})
     fig = go.Figure()
     for n, worker in enumerate(workers):
         fits = [f for f in result.fits if f["worker"] == worker]
+        label = _process_label(worker, workers)
         fig.add_trace(go.Bar(
-            base=[f["start"] for f in fits], x=[f["end"] - f["start"] for f in fits], y=[worker] * len(fits),
+            base=[f["start"] for f in fits], x=[f["end"] - f["start"] for f in fits], y=[label] * len(fits),
             orientation="h", name=worker, marker={"color": OKABE_ITO[n % len(OKABE_ITO)]}, opacity=0.55,
             customdata=[[f["candidate"], f["fold"], f["n_iter"]] for f in fits],
             hovertemplate="candidate %{customdata[0]}, fold %{customdata[1]}<br>%{customdata[2]} epochs<br>"
                           "%{base:.2f}s → %{x:.2f}s long<extra></extra>",
         ))
-    fig.update_layout(title=f"Fit timeline: {len(result.fits)} fits on {len(workers)} worker(s)",
-                      xaxis_title="seconds since the search started", yaxis_title="worker", barmode="overlay",
+    fig.update_layout(title=f"Fit timeline: {_where_fits_ran(result, workers)}",
+                      xaxis_title="seconds since the search started", yaxis_title="process", barmode="overlay",
                       showlegend=False, height=180 + 60 * len(workers))
     return apply_theme(fig, projection=projection)
 

@@ -1,6 +1,7 @@
 """Figures are pure functions: check the data they plot and their layout."""
 
 import copy
+from dataclasses import replace
 
 import numpy as np
 import plotly.graph_objects as go
@@ -133,6 +134,21 @@ def test_fit_timeline_has_a_bar_per_fit_and_a_row_per_worker(result):
     assert sum(len(t.x) for t in fig.data) == len(result.fits) == 36
     assert {t.name for t in fig.data} == {f["worker"] for f in result.fits}
     assert all(d >= 0 for t in fig.data for d in t.x)
+
+
+def test_fit_timeline_says_in_words_where_the_fits_ran(result):
+    here = replace(result, fits=[{**f, "worker": "server:100"} for f in result.fits])
+    asked_two = replace(here, spec=replace(result.spec, n_jobs=2))
+    assert fig_fit_timeline(asked_two).layout.title.text \
+        == "Fit timeline: 36 fits, all in the search's own process (too small to be worth starting workers)"
+    assert fig_fit_timeline(replace(here, spec=replace(result.spec, n_jobs=1))).layout.title.text \
+        == "Fit timeline: 36 fits, all in the search's own process"
+    spread = replace(result, fits=[{**f, "worker": f"server:{100 + i % 2}"} for i, f in enumerate(result.fits)])
+    fig = fig_fit_timeline(spread)
+    assert fig.layout.title.text == "Fit timeline: 36 fits on 2 processes"
+    assert {y for t in fig.data for y in t.y} == {"process 100", "process 101"}
+    dask = replace(result, fits=[{**f, "worker": "tcp://10.0.0.5:4000"} for f in result.fits])
+    assert fig_fit_timeline(dask).layout.title.text == "Fit timeline: 36 fits, all on one Dask worker"
 
 
 def test_decision_boundary_sits_under_the_points():
