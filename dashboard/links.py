@@ -10,6 +10,7 @@ nor other experiments.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 from typing import Any
@@ -25,7 +26,14 @@ from tuning.data.dataset import Dataset
 from tuning.engine.limits import check_search_costs
 from tuning.engine.spec import ExperimentSpec, parse_spec
 from tuning.errors import StoreError, TuningError
-from tuning.services.share import decode_spec, encode_spec, spec_to_form
+from tuning.services.share import (
+    decode_spec,
+    encode_spec,
+    shown_dataset,
+    spec_for_display,
+    spec_to_form,
+    summarize_spec,
+)
 
 _EXPERIMENT_ID = re.compile(r"[0-9a-f]{12}")
 
@@ -107,3 +115,13 @@ def follow_link() -> None:
     for option, value in spec.dataset.items():
         st.session_state["dataset_name" if option == "name" else f"dataset_{option}"] = value
     st.session_state["gs_last_link"] = link
+
+
+def show_linked_spec(spec: ExperimentSpec, sidebar_dataset: dict[str, Any]) -> None:
+    """What a linked spec the form cannot show searches, in a few lines, and the spec itself, with a
+    CSV file named by its file name: a visitor never sees where the server keeps files."""
+    own_data = "" if spec.dataset == sidebar_dataset else f", on its own data ({shown_dataset(spec.dataset)})"
+    st.info(plain(f"This link's experiment uses settings the form cannot show; it runs exactly as linked{own_data}."))
+    st.markdown("\n".join(f"- {plain(line)}" for line in summarize_spec(spec)))
+    with st.expander("The experiment's spec (JSON)", icon=":material/data_object:"):
+        st.code(json.dumps(spec_for_display(spec), indent=2), language="json")

@@ -8,7 +8,7 @@ from dashboard.boundary import error_boundary
 from dashboard.compute import compute_choice
 from dashboard.datasets import cached_dataset, choose_dataset
 from dashboard.grid_form import estimate_plan, grid_form, show_cost
-from dashboard.links import follow_link
+from dashboard.links import follow_link, show_linked_spec
 from dashboard.page import page_setup
 from dashboard.progress import follow_search
 from dashboard.results import show_results
@@ -26,8 +26,7 @@ def the_spec(dataset_spec: dict, task: str) -> ExperimentSpec | None:
     """The form's spec (None, with the field's name, when a field is empty), or the spec a link carried."""
     linked = st.session_state.get("gs_linked_spec")
     if linked is not None:
-        st.info("This link's experiment uses settings the form cannot show; it runs exactly as linked.")
-        st.code(linked.to_json(), language="json")
+        show_linked_spec(linked, dataset_spec)
         if st.button("Use the form instead", key="gs_unlink"):
             del st.session_state["gs_linked_spec"]
             st.rerun()

@@ -10,7 +10,10 @@ from tuning.services.share import (
     encode_spec,
     field_label,
     form_to_spec,
+    shown_dataset,
+    spec_for_display,
     spec_to_form,
+    summarize_spec,
 )
 
 SPECS = [
@@ -74,3 +77,29 @@ def test_an_empty_field_is_named_as_the_form_labels_it(field, label):
                                               ("param_grid.max_iter", "max_iter (epochs)"), ("scoring", "scoring")])
 def test_spec_fields_are_named_as_the_form_labels_them(field, label):
     assert field_label(field) == label
+
+
+def test_a_csv_spec_is_shown_by_its_file_name_never_the_servers_path(tmp_path, monkeypatch):
+    monkeypatch.setenv("TUNING_UPLOAD_DIR", str(tmp_path / "uploads"))
+    kept = tmp_path / "uploads" / "f204db2c753b0937" / "penguins.csv"
+    spec = parse_spec({"dataset": {"csv": str(kept), "target": "species"}, "cv": 3,
+                       "param_grid": {"hidden_layer_sizes": [[4], [8]], "max_iter": [10]}})
+    assert shown_dataset(spec.dataset) == 'penguins.csv (uploaded), target "species"'
+    assert shown_dataset({"csv": "/home/me/data/my table.csv", "target": "y"}) == 'my table.csv, target "y"'
+    assert spec_for_display(spec)["dataset"] == {"csv": "penguins.csv", "target": "species"}
+    assert spec.dataset["csv"] == str(kept)  # the spec itself still runs on the kept file
+    lines = summarize_spec(spec)
+    assert str(tmp_path) not in " ".join(lines)
+    assert lines == ['Data: penguins.csv (uploaded), target "species"',
+                     "MLPClassifier or MLPRegressor (as the target is read): 2 candidates × 3 folds = 6 fits",
+                     "Searched: hidden_layer_sizes [4], [8]",
+                     "Fixed: max_iter=10, random_state=0"]
+
+
+def test_a_summary_names_the_model_the_search_size_and_what_differs_from_the_defaults():
+    spec = parse_spec({"dataset": {"name": "moons", "noise": 0.3}, "param_grid": [{"alpha": [0.1]},
+                       {"alpha": [1.0], "max_iter": [5, 10]}], "preprocess": "none", "scoring": "f1_macro"})
+    assert summarize_spec(spec) == ["Data: moons (n_samples=300, noise=0.3, random_state=0)",
+                                    "MLPClassifier: 3 candidates × 5 folds = 15 fits, scored by f1_macro",
+                                    "Searched: alpha 0.1, 1; max_iter 5, 10", "Fixed: random_state=0",
+                                    "Preprocessing: none (no StandardScaler in front of the network)"]

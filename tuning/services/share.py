@@ -13,16 +13,22 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 import time
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sklearn.model_selection import ParameterGrid
+
+from tuning.data.csv_source import upload_folder
 from tuning.data.datasets import BUILTIN_DATASETS
 from tuning.engine.limits import CapError, SearchLimits, check_search_costs
 from tuning.engine.networks import DEFAULT_INIT, DEFAULT_SCORING, INIT_SCHEMES
 from tuning.engine.spec import DEFAULT_RANDOM_STATE, ExperimentSpec, parse_spec
 from tuning.errors import SpecError, TuningError
+from tuning.services.experiments import searched_parameters
 
 # The Grid Search form's choices; a spec whose values are all among them can be shown in it.
 FORM_OPTIONS: dict[str, list[Any]] = {
@@ -227,3 +233,52 @@ def spec_to_form(spec: ExperimentSpec) -> dict[str, Any] | None:
             return None
     rebuilt = parse_spec(form_to_spec(form, spec.dataset, spec.n_jobs or 1, spec.task))
     return form if rebuilt.param_grid == spec.param_grid else None
+
+
+def _file_name(path: str) -> str:
+    return os.path.basename(path.replace("\\", "/")) or "the CSV file"
+
+
+def shown_dataset(dataset: Mapping[str, Any]) -> str:
+    """The data a spec names, as anyone may read it: ``penguins.csv (uploaded), target "species"``
+    (the file's name, never where the server keeps it), or ``moons (n_samples=300, noise=0.2)``."""
+    if "csv" in dataset:
+        path = str(dataset["csv"])
+        folder = os.path.abspath(upload_folder())
+        uploaded = " (uploaded)" if os.path.abspath(path).startswith(folder + os.sep) else ""
+        target = f', target "{dataset["target"]}"' if dataset.get("target") is not None else ""
+        return f"{_file_name(path)}{uploaded}{target}"
+    options = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in dataset.items() if k != "name")
+    return f"{dataset.get('name')} ({options})" if options else str(dataset.get("name"))
+
+
+def spec_for_display(spec: ExperimentSpec) -> dict[str, Any]:
+    """The spec as JSON data with a CSV file's path cut to its name: what a page may show any visitor."""
+    shown = spec.to_dict()
+    if "csv" in shown["dataset"]:
+        shown["dataset"]["csv"] = _file_name(str(shown["dataset"]["csv"]))
+    return shown
+
+
+_MODELS = {"classification": "MLPClassifier", "regression": "MLPRegressor",
+           "auto": "MLPClassifier or MLPRegressor (as the target is read)"}
+
+
+def summarize_spec(spec: ExperimentSpec) -> list[str]:
+    """A few lines that say what a spec searches, for a spec the form cannot show: its data, the size
+    of the search, the parameters it varies and those it fixes."""
+    candidates = len(ParameterGrid(spec.param_grid))
+    scoring = f", scored by {spec.scoring}" if spec.scoring else ""
+    lines = [f"Data: {shown_dataset(spec.dataset)}",
+             f"{_MODELS.get(spec.task, spec.task)}: {candidates} candidate{'s' * (candidates != 1)} × {spec.cv} "
+             f"folds = {candidates * spec.cv} fits{scoring}"]
+    searched = searched_parameters(spec)
+    if searched:
+        lines.append("Searched: " + "; ".join(f"{name} {span}" for name, span in searched.items()))
+    fixed = {**spec.estimator, **{name: values[0] for grid in spec.param_grid for name, values in grid.items()
+                                  if name not in searched and len(values) == 1}}
+    if fixed:
+        lines.append("Fixed: " + ", ".join(f"{name}={json.dumps(value)}" for name, value in sorted(fixed.items())))
+    if spec.preprocess != "standard":
+        lines.append(f"Preprocessing: {spec.preprocess} (no StandardScaler in front of the network)")
+    return lines
