@@ -36,9 +36,11 @@ def choose_experiment(rows: list[dict]) -> str | None:
                            "tags": ", ".join(r["tags"]), "fits": f"{r['fits_done']} / {r['fits_total']}"}
                           for r in rows], columns=COLUMNS)
     shown = zlib.crc32("|".join(table["id"]).encode())  # another list is another table: no selection carried over
-    event = st.dataframe(table, key=f"ex_table_{shown}", on_select="rerun", selection_mode="single-row",
-                         hide_index=True, column_config={"best_score": st.column_config.NumberColumn(format="%.4f"),
-                                                         "searched": st.column_config.TextColumn(width="large")})
+    # scores to 4 decimals and "–" for none yet (an interrupted run), while the column still sorts as numbers
+    cells = table.style.format({"best_score": "{:.4f}"}, na_rep="–")
+    event = st.dataframe(cells, key=f"ex_table_{shown}", on_select="rerun", selection_mode="single-row",
+                         hide_index=True, column_config={"searched": st.column_config.TextColumn(width="large"),
+                                                         "status": st.column_config.TextColumn(width=110)})
     if event.selection.rows:
         chosen = table["id"].iloc[event.selection.rows[0]]
         st.query_params["exp"] = chosen

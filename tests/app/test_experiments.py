@@ -1,7 +1,12 @@
 """The Experiments page and shareable links, driven through AppTest on a real store file."""
 
+import json
+import re
+import threading
 from pathlib import Path
 
+import pandas as pd
+import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -185,3 +190,28 @@ def test_any_two_experiments_side_by_side_and_the_paired_test_only_where_it_appl
     assert not any("shared candidate(s) differ" in c.value for c in at.caption)
     assert any(f"No paired test with {wine}: they use different data. Experiments that allow one with {first}: "
                f"{second}." == t.value for t in at.text)
+
+
+def _shown_cells(at: AppTest) -> pd.DataFrame:
+    """The experiments table as the browser draws its cells (the styler's display values)."""
+    arrow = at.dataframe[0].proto.arrow_data
+    return pa.ipc.open_stream(arrow.styler.display_values).read_all().to_pandas()
+
+
+def test_the_list_shows_scores_to_four_decimals_a_dash_for_none_and_whole_statuses(store):
+    db, first, _ = store
+    stop = threading.Event()
+    interrupted = run_search({**FORM_SPEC, "dataset": {"name": "wine"}}, n_jobs=1, store=db, cancel=stop,
+                             progress=lambda p: p.fits_done and stop.set()).experiment_id
+    at = _page("pages/experiments.py")
+    assert not at.exception
+    table = at.dataframe[0].value.set_index("id")
+    assert table.loc[interrupted, "status"] == "interrupted" and pd.isna(table.loc[interrupted, "best_score"])
+    assert table["best_score"].dtype == float  # numbers, so that the column sorts as numbers
+    cells = _shown_cells(at)
+    cells.index = at.dataframe[0].value["id"]
+    assert cells.loc[interrupted, "best_score"] == "–"
+    assert re.fullmatch(r"0\.\d{4}", cells.loc[first, "best_score"])
+    assert cells.loc[first, "best_score"] == f"{table.loc[first, 'best_score']:.4f}"
+    columns = json.loads(at.dataframe[0].proto.columns)
+    assert columns["status"]["width"] >= 90  # "interrupted" whole, not "finishe"
