@@ -46,9 +46,36 @@ def apply_theme(fig: go.Figure, *, projection: bool = False) -> go.Figure:
         fig.update_traces(line={"width": 5}, selector={"type": "scatter"})
         minor_readable = math.ceil(PROJECTION_MIN_TEXT / LOG_MINOR_LABEL_SCALE)
         for axis in [*fig.select_xaxes(), *fig.select_yaxes()]:
-            if axis.type == "log" and axis.tickvals is None:  # with tickvals every label is full size
+            if axis.type != "log" or axis.tickvals is not None:  # with tickvals every label is full size
+                continue
+            if len(_powers_of_ten_in_view(fig, axis)) >= 2:
+                axis.dtick = 1  # the decades alone: enlarged, the 2s and 5s between them run into them
+            else:  # one decade or less in view: its in-between labels are all there is to read
                 axis.tickfont.size = max(base, minor_readable)
     return fig
+
+
+def _powers_of_ten_in_view(fig: go.Figure, axis: Any) -> list[int]:
+    """The exponents of the powers of ten a log axis shows: within its range, or its traces' data."""
+    if axis.range is not None:  # a log axis's range is in exponents
+        low, high = sorted(axis.range)
+    else:
+        ref = axis.plotly_name.replace("axis", "")  # "yaxis2" -> "y2", as traces name their axes
+        letter = ref[0]
+        values = []
+        for trace in fig.data:
+            if (getattr(trace, f"{letter}axis", None) or letter) != ref or getattr(trace, letter, None) is None:
+                continue
+            try:
+                values.append(np.asarray(getattr(trace, letter), dtype=float).ravel())
+            except (TypeError, ValueError):  # categories or dates: not on a log axis
+                continue
+        data = np.concatenate(values) if values else np.array([])
+        data = data[np.isfinite(data) & (data > 0)]
+        if not data.size:
+            return []
+        low, high = np.log10(data.min()), np.log10(data.max())
+    return list(range(math.ceil(low - 1e-9), math.floor(high + 1e-9) + 1))
 
 
 def format_params(params: Mapping[str, Any]) -> str:

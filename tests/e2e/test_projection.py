@@ -32,6 +32,22 @@ MEASURE = """() => {
 }"""
 
 
+# Tick labels of one axis whose boxes overlap (Plotly's labels of one axis share an axis layer).
+OVERLAPPING_TICKS = """chart => {
+    const overlaps = [];
+    for (const layer of chart.querySelectorAll("g.xaxislayer-above, g.yaxislayer-above")) {
+        const boxes = Array.from(layer.querySelectorAll("text")).filter(t => t.textContent.trim())
+            .map(t => [t.textContent.trim(), t.getBoundingClientRect()]);
+        for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+            const [a, p] = boxes[i], [b, q] = boxes[j];
+            if (p.left < q.right - 1 && q.left < p.right - 1 && p.top < q.bottom - 1 && q.top < p.bottom - 1)
+                overlaps.push(`${a} / ${b}`);
+        }
+    }
+    return overlaps;
+}"""
+
+
 def _check_screen(page, name: str) -> None:
     measured = page.evaluate(MEASURE)
     small = [(size, text) for size, text in measured["sizes"] if size < 20]
@@ -77,6 +93,8 @@ def test_every_preset_fits_the_projected_screen(screen, app_url, name):
         paragraph = screen.get_by_test_id("stMarkdownContainer").locator("p").filter(
             has_text=text.inner_text()[:30] if text.count() else "").last
         _above_the_fold(paragraph, f"{name}: the lesson's text")
+        overlaps = chart.locator(".js-plotly-plot").evaluate(OVERLAPPING_TICKS)
+        assert not overlaps, f"{name}: chart {step + 1}'s tick labels overlap: {overlaps[:6]}"
         _check_screen(screen, f"lesson-{name}-{step + 1}")
     expect_collapsed(screen)
 

@@ -17,6 +17,7 @@ from tuning.figures import (
     fig_compare_loss_curves,
     fig_dataset_scatter,
     fig_decision_boundary,
+    fig_error_by_size,
     fig_error_vs_hidden_size,
     fig_fit_timeline,
     fig_loss_curves,
@@ -171,13 +172,29 @@ def test_projection_mode_makes_text_readable_from_the_back():
     assert list(fig.layout.colorway) == OKABE_ITO
 
 
-def test_projection_mode_keeps_a_log_axis_in_between_labels_readable():
-    # Plotly draws the 2s and 5s between powers of ten at 3/4 of the tick font size
-    fig = fig_loss_curves({"a": [1.0, 0.1, 0.01]}, log_y=True, projection=True)
-    assert fig.layout.yaxis.type == "log" and 0.75 * fig.layout.yaxis.tickfont.size >= 20
-    assert fig.layout.xaxis.tickfont.size == 22  # linear axes keep the projection size
-    normal = fig_loss_curves({"a": [1.0, 0.1, 0.01]}, log_y=True)
-    assert normal.layout.yaxis.tickfont.size < 20
+def test_projection_mode_labels_only_the_decades_of_a_log_axis_spanning_several():
+    # Projected, the 2s and 5s between powers of ten ran into them (a loss from 20 down to 0.001)
+    runs = {"too high": [20.0, 3.0, 1.5], "good": [2.0, 0.1, 0.001]}
+    fig = fig_loss_curves(runs, log_y=True, projection=True)
+    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.dtick == 1
+    assert fig.layout.yaxis.tickfont.size == 22 and fig.layout.xaxis.tickfont.size == 22
+    assert fig_loss_curves(runs, log_y=True).layout.yaxis.dtick == "D2"  # on a screen they stay
+    themed = apply_theme(fig_loss_curves(runs, log_y=True), projection=True)  # as show_chart projects a figure
+    assert themed.layout.yaxis.dtick == 1
+
+
+def test_projection_mode_keeps_in_between_labels_of_a_short_log_axis_and_readable():
+    # from 1.1 to 0.3 only one power of ten is in view: decades alone would leave one label
+    fig = fig_loss_curves({"a": [1.1, 0.6, 0.3]}, log_y=True, projection=True)
+    assert fig.layout.yaxis.dtick == "D2"
+    assert 0.75 * fig.layout.yaxis.tickfont.size >= 20  # Plotly draws the 2s and 5s at 3/4 size
+
+
+def test_projection_mode_leaves_a_log_axis_with_its_own_ticks_alone():
+    table = [{"size": s, "test_error": 0.1, "test_std": 0.0, "train_error": 0.05, "train_std": 0.0}
+             for s in (2, 8, 32, 128)]
+    fig = fig_error_by_size(table, projection=True)
+    assert list(fig.layout.xaxis.tickvals) == [2, 8, 32, 128] and fig.layout.xaxis.dtick is None
 
 
 @pytest.fixture(scope="module")
