@@ -20,8 +20,7 @@ h1 { font-size: 2.6rem !important; padding-top: 0 !important; } h2, h3 { font-si
   white-space: normal; overflow: visible; text-overflow: clip; }
 [data-testid="stWidgetLabel"] p { font-size: 1rem !important; }
 code { font-size: max(20px, 0.9em) !important; }
-[data-testid="stSlider"] { padding-top: 1.3rem; }
-[data-testid="stSliderThumbValue"] { transform: translateY(-0.9rem) !important; }
+[data-testid="stSlider"] [role="group"] { margin-top: 0.8rem; }
 [data-testid="stSliderThumbValue"] p, [data-testid="stSliderTickBar"] p { font-size: 20px !important; }
 [data-testid="stSelectbox"] input, [data-testid="stMultiSelect"] input, [data-testid="stMultiSelect"] span,
 [data-testid="stNumberInput"] input, [data-testid="stTextInput"] input { font-size: 22px !important; }

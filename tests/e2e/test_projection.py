@@ -48,6 +48,13 @@ OVERLAPPING_TICKS = """chart => {
 }"""
 
 
+def _overlapping(first, second) -> bool:
+    a, b = first.bounding_box(), second.bounding_box()
+    assert a is not None and b is not None
+    return (a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"]
+            and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"])
+
+
 def _check_screen(page, name: str) -> None:
     measured = page.evaluate(MEASURE)
     small = [(size, text) for size, text in measured["sizes"] if size < 20]
@@ -148,6 +155,8 @@ def test_the_playground_controls_are_readable_when_projected(screen, app_url):
         value = slider.get_by_test_id("stSliderThumbValue").first
         thumb = value.locator("xpath=..")  # the thumb on the track; its value is drawn above it
         assert _bottom(value) <= thumb.bounding_box()["y"] + 1, f"a slider value on its track: {value.inner_text()}"
+        label = slider.get_by_test_id("stWidgetLabel").locator("p").first
+        assert not _overlapping(label, value), f"{value.inner_text()} is drawn over {label.inner_text()}"
     for box in screen.get_by_test_id("stMain").get_by_test_id("stSelectbox").all():
         assert box.get_by_role("combobox").evaluate("el => parseFloat(getComputedStyle(el).fontSize)") >= 20
     _check_screen(screen, "playground")
