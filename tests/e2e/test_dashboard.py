@@ -41,6 +41,12 @@ def test_grid_search_runs_and_draws_every_chart(page, app_url):
     page.goto(f"{app_url}/grid_search")
     wait_until_idle(page)
     expect(page.get_by_test_id("stMetric").filter(has_text="Fits")).to_contain_text("54")
+    page.set_viewport_size({"width": 1280, "height": 720})  # a laptop, the sidebar open
+    estimate = page.get_by_test_id("stMetric").filter(has_text="Estimated time")
+    cut = estimate.evaluate("el => [el, ...el.querySelectorAll('*')].filter(e => e.scrollWidth > e.clientWidth + 1)"
+                            ".map(e => e.textContent)")
+    assert not cut, f"the estimate is cut off: {cut}"
+    page.set_viewport_size({"width": 1400, "height": 1000})
     click_and_wait(page, page.get_by_test_id("stButton").get_by_text("Run search"))
     best = page.get_by_test_id("stMetric").filter(has_text="best_score_")
     expect(best).to_be_visible(timeout=60_000)
