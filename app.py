@@ -9,6 +9,7 @@ and stops (dashboard/server.py); every session then runs this file as its script
 import streamlit as st
 
 from dashboard.page import page_setup
+from dashboard.projection import projection_requested
 from dashboard.text import plain
 from tuning.services.lessons import list_lessons
 
@@ -45,10 +46,9 @@ def home() -> None:
 
 
 def main() -> None:
-    presenting = st.query_params.get("present") == "1"
     # an emoji, not a material symbol: Streamlit fetches those from fonts.gstatic.com as the tab icon
     st.set_page_config(page_title="Tuning Lab", page_icon="📈", layout="wide",
-                       initial_sidebar_state="collapsed" if presenting else "auto")
+                       initial_sidebar_state="collapsed" if projection_requested() else "auto")
     pages = [
         st.Page(home, title="Home", icon=":material/home:", default=True),
         st.Page("pages/lessons.py", title="Lessons", icon=":material/school:", url_path="lessons"),

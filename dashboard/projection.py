@@ -42,7 +42,8 @@ def projection_mode(page: str) -> bool:
     key = f"present_{page}"
     if key not in st.session_state:
         st.session_state[key] = st.query_params.get("present") == "1" or st.session_state.get("present", False)
-    on = st.sidebar.toggle("Projection mode", key=key, help="Large text and charts for the back of a room")
+    on = st.sidebar.toggle("Projection mode", key=key, help="Large text and charts for the back of a room",
+                           on_change=_remember_mode, args=(key,))
     st.session_state["present"] = on
     if on:
         st.query_params["present"] = "1"
@@ -50,6 +51,19 @@ def projection_mode(page: str) -> bool:
     else:
         st.query_params.pop("present", None)
     return on
+
+
+def projection_requested() -> bool:
+    """Whether this run projects, known before the page draws its toggle (``app.py`` collapses
+    the sidebar with it): the session's mode once it has one, else the address's ``?present=1``."""
+    if "present" in st.session_state:
+        return bool(st.session_state["present"])
+    return st.query_params.get("present") == "1"
+
+
+def _remember_mode(key: str) -> None:
+    """The toggle changed: the run it starts projects (or not) from its first line, as ``?present=1`` does."""
+    st.session_state["present"] = st.session_state[key]
 
 
 def step_through(count: int, key: str) -> int | None:

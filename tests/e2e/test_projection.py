@@ -160,3 +160,17 @@ def test_the_playground_controls_are_readable_when_projected(screen, app_url):
     for box in screen.get_by_test_id("stMain").get_by_test_id("stSelectbox").all():
         assert box.get_by_role("combobox").evaluate("el => parseFloat(getComputedStyle(el).fontSize)") >= 20
     _check_screen(screen, "playground")
+
+
+def test_the_sidebar_toggle_projects_like_the_address_does(screen, app_url):
+    from playwright.sync_api import expect
+
+    screen.goto(app_url)
+    wait_until_idle(screen)
+    expect(screen.get_by_test_id("stSidebar")).to_have_attribute("data-collapsed", "false")
+    click_and_wait(screen, screen.get_by_test_id("stSidebar").get_by_text("Projection mode"))
+    expect_collapsed(screen)  # the sidebar's width goes to the text, as with ?present=1
+    screen.wait_for_function("() => document.querySelector(\"[data-testid='stSidebar']\")"
+                             ".getBoundingClientRect().right <= 0")  # once it has slid away
+    _above_the_fold(screen.get_by_test_id("stMain").locator("p").last, "the home page's last paragraph")
+    _check_screen(screen, "home-toggled")
