@@ -14,6 +14,7 @@ h1 { font-size: 2.6rem !important; padding-top: 0 !important; } h2, h3 { font-si
 [data-testid="stMetricLabel"] p { font-size: 1.1rem !important; }
 [data-testid="stHeader"] { display: none; }
 [data-testid="stMainBlockContainer"] { padding: 0.75rem 2rem 2rem; max-width: 100%; }
+[data-testid="stMain"] [data-testid="stVerticalBlock"] { gap: 0.5rem; }
 [data-testid="stButtonGroup"] button { padding: 0.2rem 0.8rem; min-height: 2.4rem; }
 [data-testid="stButtonGroup"] button p { font-size: 20px; }
 .stButton button p, .stDownloadButton button p, [data-testid="stPopover"] button p {

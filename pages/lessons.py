@@ -71,7 +71,8 @@ def page() -> None:
         st.caption(f"Checked on this result: {result.claim}.")
     else:
         st.warning(f"This run does not show what the lesson expects ({result.claim}); read the chart as it is.")
-    st.caption(f"Run it yourself: `python -m tuning lesson run {name} --out {name}.json`")
+    if not presenting:  # for a student at a keyboard, not for the room; projected, it pushed Class mode off screen
+        st.caption(f"Run it yourself: `python -m tuning lesson run {name} --out {name}.json`")
     start_class_button()
 
 
