@@ -9,7 +9,8 @@ PROJECTION_CSS = """
 html, body, [data-testid="stAppViewContainer"] { font-size: 22px; }
 [data-testid="stMarkdownContainer"] p, [data-testid="stCaptionContainer"] { font-size: 1.1rem; line-height: 1.45; }
 .st-key-lesson_text_long p { font-size: 20px !important; line-height: 1.35 !important; }
-h1 { font-size: 2.6rem !important; padding-top: 0 !important; } h2, h3 { font-size: 2rem !important; }
+h1 { font-size: 2.6rem !important; padding-top: 0 !important; padding-bottom: 0.25rem !important; }
+h2, h3 { font-size: 2rem !important; }
 [data-testid="stMetricValue"], [data-testid="stMetricValue"] p { font-size: 3rem !important; line-height: 1.15; }
 [data-testid="stMetricLabel"] p { font-size: 1.1rem !important; }
 [data-testid="stHeader"] { display: none; }

@@ -184,6 +184,6 @@ def test_the_sidebar_toggle_projects_like_the_address_does(screen, app_url):
     click_and_wait(screen, screen.get_by_test_id("stSidebar").get_by_text("Projection mode"))
     expect_collapsed(screen)  # the sidebar's width goes to the text, as with ?present=1
     screen.wait_for_function("() => document.querySelector(\"[data-testid='stSidebar']\")"
-                             ".getBoundingClientRect().right <= 0")  # once it has slid away
+                             ".getBoundingClientRect().right <= 0 && !document.getAnimations().length")  # slid away
     _above_the_fold(screen.get_by_test_id("stMain").locator("p").last, "the home page's last paragraph")
     _check_screen(screen, "home-toggled")
