@@ -129,7 +129,8 @@ def test_a_csv_upload_keeps_the_grid_and_runs_it_then_the_star_stays_on_the_best
     _choose(page, "Dataset", "Upload a CSV…")
     expect(page.get_by_text("Upload a CSV file in the sidebar")).to_be_visible()  # said in the main area too
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(CSV / "Pima.tr.csv"))
-    expect(page.get_by_text("Pima.tr.csv: not used as features: 'Unnamed: 0', the row number")).to_be_visible()
+    expect(page.get_by_text("Pima.tr.csv: not used as features: column 1 (no name in the header), the row "
+                                "number")).to_be_visible()
     wait_until_idle(page)
     expect(_field(page, "Learning rates")).to_contain_text("0.1")  # the grid is the one set before the upload
     expect(_field(page, "Hidden units")).not_to_contain_text("32")

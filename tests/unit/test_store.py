@@ -169,6 +169,33 @@ def test_two_processes_on_one_store_never_train_one_experiment_twice(tmp_path):
     assert statuses == {"finished"}
 
 
+_OPEN_AT_ONCE = """
+import os, sys, time
+from tuning.engine.store import ExperimentStore
+while not os.path.exists(sys.argv[2]):  # every process waits here, then all open the store together
+    time.sleep(0.001)
+ExperimentStore(sys.argv[1])
+"""
+
+
+def test_processes_opening_an_old_store_at_once_all_bring_it_up_to_date(tmp_path):
+    # a store from before tags and signed models: each process that opens it adds the missing columns,
+    # and two doing it at once made the second fail with "duplicate column name"
+    db, go = tmp_path / "old.sqlite", tmp_path / "go"
+    with sqlite3.connect(db) as connection:
+        connection.execute(store_module._SCHEMA.split(";")[0].replace(",\n    model_mac TEXT", "")
+                           .replace(",\n    tags TEXT NOT NULL DEFAULT '[]'", ""))
+        assert {"tags", "model_mac"}.isdisjoint(r[1] for r in connection.execute("PRAGMA table_info(experiments)"))
+    procs = [subprocess.Popen([sys.executable, "-c", _OPEN_AT_ONCE, str(db), str(go)], cwd=ROOT,
+                              stderr=subprocess.PIPE, text=True) for _ in range(8)]
+    time.sleep(2.0)  # let them all start and wait at the line
+    go.touch()
+    for p in procs:
+        assert p.wait(timeout=120) == 0, p.stderr.read()
+    with sqlite3.connect(db) as connection:
+        assert {"tags", "model_mac"} <= {r[1] for r in connection.execute("PRAGMA table_info(experiments)")}
+
+
 # --- a store someone else wrote: its models never run, its results still show ------------------------------
 
 

@@ -67,7 +67,8 @@ CREATE TABLE IF NOT EXISTS experiments (
     model BLOB,
     model_mac TEXT,
     owner TEXT,
-    heartbeat REAL
+    heartbeat REAL,
+    tags TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS units (
     experiment TEXT NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
@@ -238,12 +239,21 @@ class ExperimentStore:
             raise StoreError(f"the experiment store {str(self.path)!r} is not a file. "
                              "Choose another file with --store or TUNING_STORE")
         with self._connect() as db:
-            db.executescript(_SCHEMA)
-            columns = {row["name"] for row in db.execute("PRAGMA table_info(experiments)")}
-            if "model_mac" not in columns:  # a store from before models were signed
-                db.execute("ALTER TABLE experiments ADD COLUMN model_mac TEXT")
-            if "tags" not in columns:  # a store from before experiments had tags
-                db.execute("ALTER TABLE experiments ADD COLUMN tags TEXT NOT NULL DEFAULT '[]'")
+            # one process at a time: two opening the same old store at once both saw a column missing,
+            # and the second one's ALTER TABLE failed ("duplicate column name")
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    db.execute(statement)
+                columns = {row["name"] for row in db.execute("PRAGMA table_info(experiments)")}
+                if "model_mac" not in columns:  # a store from before models were signed
+                    db.execute("ALTER TABLE experiments ADD COLUMN model_mac TEXT")
+                if "tags" not in columns:  # a store from before experiments had tags
+                    db.execute("ALTER TABLE experiments ADD COLUMN tags TEXT NOT NULL DEFAULT '[]'")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
 
     def _problem(self, exc: sqlite3.Error) -> StoreError:
         """One message naming the file, what is wrong with it and what to do."""
