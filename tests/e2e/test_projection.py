@@ -94,6 +94,7 @@ def test_every_preset_fits_the_projected_screen(screen, app_url, name):
     screen.goto(f"{app_url}/lessons?lesson={name}&present=1")
     wait_until_idle(screen)
     buttons = screen.get_by_test_id("stButtonGroup").first.locator("button")
+    buttons.nth(len(LESSONS) - 1).wait_for()  # all drawn: the app may look idle before its script has started
     assert len({round(b.bounding_box()["y"]) for b in buttons.all()}) == 1, "preset buttons on more than one row"
     text = screen.get_by_test_id("stMarkdownContainer").filter(has_text=LESSONS[name].title.split()[0][:4]).last
     steps = 2 if name in ("hidden_size_regression", "grid_search", "minibatch", "init_seeds") else 1
@@ -162,6 +163,7 @@ def test_the_playground_controls_are_readable_when_projected(screen, app_url):
     screen.goto(f"{app_url}/playground?present=1")
     wait_until_idle(screen)
     expect_collapsed(screen)
+    screen.get_by_test_id("stMain").get_by_test_id("stSlider").nth(3).wait_for()  # drawn, not just idle
     sliders = screen.get_by_test_id("stMain").get_by_test_id("stSlider").all()
     assert len(sliders) >= 4
     for slider in sliders:
