@@ -85,7 +85,7 @@ def show_cost(spec: ExperimentSpec, data: Dataset, *, estimate_here: bool) -> tu
     if estimate is None:
         c[3].metric("Estimated time", "–", help="Estimates are for this machine, not for a Dask cluster")
     else:
-        central, spread = estimate_parts(estimate)
+        central, spread = estimate.parts()  # apart: together, at the metric's size, the value was cut off
         c[3].metric("Estimated time", central, help=estimate.explain())
         if spread:
             c[3].caption(f"likely {spread}")
@@ -94,13 +94,6 @@ def show_cost(spec: ExperimentSpec, data: Dataset, *, estimate_here: bool) -> tu
             c[3].caption(f"{stored} of {plan.n_fits} fits are kept from an earlier run: the estimate is for the "
                          f"{plan.n_fits - stored} left")
     return True, estimate
-
-
-def estimate_parts(estimate: Estimate) -> tuple[str, str]:
-    """``~1.6 s`` for the metric and ``1.1–2.4 s`` for the line under it: together, at the metric's size,
-    they are wider than a quarter of a laptop's page, and the metric cuts its value off."""
-    central, _, spread = estimate.describe().partition(" (")
-    return central, spread.removesuffix(")")
 
 
 def estimate_plan(plan: SearchPlan, spec: ExperimentSpec, data: Dataset, *, resume: bool = True) -> Estimate:

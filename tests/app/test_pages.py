@@ -7,7 +7,6 @@ from streamlit.testing.v1 import AppTest
 
 from tests.app.pages import open_page
 from tests.app.searching import run_search_on_page
-from tuning.engine.plan import Estimate
 from tuning.services.share import decode_spec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,15 +102,6 @@ def test_the_form_offers_solver_activation_and_early_stopping_and_the_cost_follo
     estimate = next(m.value for m in at.metric if m.label == "Estimated time")
     assert estimate.endswith((" s", " min")) and "(" not in estimate  # beside it, the range was cut off
     assert estimate == "under 1 s" or any(c.value.startswith("likely ") for c in at.caption)
-
-
-def test_the_estimate_s_range_goes_under_the_metric():
-    from dashboard.grid_form import estimate_parts
-
-    assert estimate_parts(Estimate(startup=0.0, training=1.6, low=1.12, high=2.4)) == ("~1.6 s", "1.1–2.4 s")
-    assert estimate_parts(Estimate(startup=2.0, training=15.0, low=11.9, high=25.5)) == ("~17 s", "12–26 s")
-    assert estimate_parts(Estimate(startup=0.0, training=300.0, low=210, high=450)) == ("~5 min", "4–8 min")
-    assert estimate_parts(Estimate(startup=0.0, training=0.3, low=0.2, high=0.45)) == ("under 1 s", "")
 
 
 def test_the_dataset_and_the_grid_stay_as_chosen_across_pages_and_uploads():

@@ -172,3 +172,11 @@ def test_a_regression_is_priced_as_scikit_learn_trains_it():
     as_lean = estimate_search(plan, replace(sine, task="classification"), n_jobs=1, throughput=FIXED,
                               workers_ready=True)
     assert as_regression.seconds > 2 * as_lean.seconds  # the lean trainer fits MLPClassifier only
+
+
+def test_the_estimate_s_range_can_go_under_the_metric():
+    # the Grid Search page shows the central figure as a metric and the range under it
+    assert Estimate(startup=0.0, training=1.6, low=1.12, high=2.4).parts() == ("~1.6 s", "1.1–2.4 s")
+    assert Estimate(startup=2.0, training=15.0, low=11.9, high=25.5).parts() == ("~17 s", "12–26 s")
+    assert Estimate(startup=0.0, training=300.0, low=210, high=450).parts() == ("~5 min", "4–8 min")
+    assert Estimate(startup=0.0, training=0.3, low=0.2, high=0.45).parts() == ("under 1 s", "")

@@ -276,13 +276,19 @@ class Estimate:
 
     def describe(self) -> str:
         """``~1.2 s (0.8–1.8 s)``, ``~8 s (6–12 s)``, ``~3 min (2–5 min)``, or ``under 1 s``."""
+        central, spread = self.parts()
+        return f"{central} ({spread})" if spread else central
+
+    def parts(self) -> tuple[str, str]:
+        """:meth:`describe` in two: the central figure (``~1.2 s``) and the range (``0.8–1.8 s``; empty
+        for ``under 1 s``), for a page that shows them apart."""
         if self.high < 1:
-            return "under 1 s"
+            return "under 1 s", ""
         if self.high < 10:
-            return f"~{self.seconds:.1f} s ({self.low:.1f}–{self.high:.1f} s)"
+            return f"~{self.seconds:.1f} s", f"{self.low:.1f}–{self.high:.1f} s"
         if self.seconds < 90:
-            return f"~{self.seconds:.0f} s ({self.low:.0f}–{self.high:.0f} s)"
-        return f"~{self.seconds / 60:.0f} min ({self.low / 60:.0f}–{self.high / 60:.0f} min)"
+            return f"~{self.seconds:.0f} s", f"{self.low:.0f}–{self.high:.0f} s"
+        return f"~{self.seconds / 60:.0f} min", f"{self.low / 60:.0f}–{self.high / 60:.0f} min"
 
     def explain(self) -> str:
         start = (f"{self.startup:.0f} s to start the worker processes, then " if self.startup >= 0.5
