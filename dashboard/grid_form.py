@@ -8,6 +8,7 @@ another page is open, and Streamlit drops the state of a widget that is not draw
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from typing import Any
 
 import streamlit as st
@@ -74,7 +75,8 @@ def show_cost(spec: ExperimentSpec, data: Dataset, *, estimate_here: bool) -> tu
     except SpecError as exc:
         st.error(plain(f"{field_label(exc.field)}: {str(exc).split(': ', 1)[-1]}"), icon=":material/warning:")
         return False, None
-    estimate = estimate_plan(plan, spec, data) if estimate_here else None
+    stored = fits_done(spec, data) if estimate_here else set()  # an interrupted run's: running it again resumes
+    estimate = estimate_plan(plan, spec, data, done=stored) if estimate_here else None
     saved = 1 - plan.max_epochs_to_train / plan.max_epochs_gridsearchcv
     c = st.columns(4)
     c[0].metric("Candidates", len(plan.candidates))
@@ -89,16 +91,15 @@ def show_cost(spec: ExperimentSpec, data: Dataset, *, estimate_here: bool) -> tu
         c[3].metric("Estimated time", central, help=estimate.explain())
         if spread:
             c[3].caption(f"likely {spread}")
-        stored = len(fits_done(spec, data))
-        if 0 < stored < plan.n_fits:
-            c[3].caption(f"{stored} of {plan.n_fits} fits are kept from an earlier run: the estimate is for the "
-                         f"{plan.n_fits - stored} left")
+        if 0 < len(stored) < plan.n_fits:
+            c[3].caption(f"{len(stored)} of {plan.n_fits} fits are kept from an earlier run: the estimate is for "
+                         f"the {plan.n_fits - len(stored)} left")
     return True, estimate
 
 
-def estimate_plan(plan: SearchPlan, spec: ExperimentSpec, data: Dataset, *, resume: bool = True) -> Estimate:
-    """The time this search should take here, from this machine's measured throughput and its load now:
-    with ``resume``, only the fits an interrupted run left to do (the experiment store keeps the rest);
-    without, the whole search (as for one already running, whose own fits are in the store too)."""
+def estimate_plan(plan: SearchPlan, spec: ExperimentSpec, data: Dataset, *,
+                  done: Iterable[tuple[int, int]] = ()) -> Estimate:
+    """The time this search should take here, from this machine's measured throughput and its load now,
+    for the fits not in ``done`` (those an interrupted run kept: see :func:`dashboard.store.fits_done`)."""
     return estimate_search(plan, data, n_jobs=spec.n_jobs or 1, throughput=machine_throughput(),
-                           machine_load=machine_load(), done=fits_done(spec, data) if resume else ())
+                           machine_load=machine_load(), done=done)

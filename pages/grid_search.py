@@ -94,7 +94,7 @@ def page() -> None:
     kept_for, kept = st.session_state.get("gs_estimate", (None, None))
     if state.status in ("queued", "running"):
         if kept_for != spec.to_json() or kept is None:  # joined from another session, or run on Dask
-            kept = estimate_plan(plan_search(spec), spec, data, resume=False)
+            kept = estimate_plan(plan_search(spec), spec, data)  # the whole search: its own fits are stored too
         follow_search(job, spec, data, kept, link)
     elif state.status == "failed":
         st.error(plain(state.error), icon=":material/warning:")
