@@ -125,6 +125,13 @@ def can_share_training(params: dict[str, Any]) -> bool:
             and _is_int(_resolved(params, "max_iter")))
 
 
+def still_to_train(stack: tuple[int, ...], trajectories: list[Trajectory], fold: int,
+                   done: set[tuple[int, int]]) -> list[int]:
+    """The trajectories of ``stack`` that still have a (candidate, ``fold``) fit not in ``done``: what a
+    resumed search trains of that stack on that fold (the search's units, and the estimate of them)."""
+    return [i for i in stack if any((c, fold) not in done for c in trajectories[i].candidates)]
+
+
 def stacks_of(trajectories: list[Trajectory], *, path: str = "",
               network: Callable[[Trajectory], dict[str, Any] | None] | None = None) -> list[tuple[int, ...]]:
     """Which trajectories train together, as indices into ``trajectories``, in plan order.
@@ -394,8 +401,8 @@ def estimate_search(
     stacks = [(i,) for i in range(len(plan.trajectories))] if data.is_regression else stacks_of(plan.trajectories)
     done = set(done)
     for stack in stacks:
-        for fold in range(plan.n_splits):  # as tuning.engine.search.units_of leaves out what is done
-            todo = [i for i in stack if any((c, fold) not in done for c in plan.trajectories[i].candidates)]
+        for fold in range(plan.n_splits):
+            todo = still_to_train(stack, plan.trajectories, fold, done)
             if todo:
                 members = sorted((priced[i] for i in todo), reverse=True)
                 costs.append(members[0] + STACKED_MEMBER_SHARE * sum(members[1:]))

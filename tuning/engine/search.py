@@ -39,7 +39,7 @@ from tuning.engine import lean
 from tuning.engine.cluster import dask_backend
 from tuning.engine.limits import SearchLimits, check_search_costs
 from tuning.engine.networks import make_network
-from tuning.engine.plan import IN_PROCESS_SECONDS, SearchPlan, Trajectory, plan_search, stacks_of
+from tuning.engine.plan import IN_PROCESS_SECONDS, SearchPlan, Trajectory, plan_search, stacks_of, still_to_train
 from tuning.engine.results import SearchResult, build_cv_results, fit_and_score_outputs
 from tuning.engine.spec import ExperimentSpec, for_data, parse_spec
 from tuning.engine.store import ExperimentStore, experiment_id
@@ -180,7 +180,7 @@ def units_of(trajectories: list[Trajectory], n_splits: int, stacks: list[tuple[i
     units = []
     for stack in stacks if stacks is not None else [(i,) for i in range(len(trajectories))]:
         for fold in range(n_splits):
-            todo = [i for i in stack if any((c, fold) not in done for c in trajectories[i].candidates)]
+            todo = still_to_train(stack, trajectories, fold, done)
             if todo:
                 units.append(Unit(todo[0] * n_splits + fold, tuple(trajectories[i] for i in todo), fold))
     return sorted(units, key=lambda u: -u.cost())
